@@ -1,0 +1,83 @@
+"""Diagnostic settings: are the server's audit logs shipped somewhere they can be read?
+
+Audit logs count as shipped by a setting when one of its enabled log entries is the category
+`MySqlAuditLogs` or the category group `audit` or `allLogs`, and the setting has at least one
+destination. Each destination that stops receiving them is a loss: the workspace a SIEM reads
+goes dark even if a storage account still gets a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors import Issue, detector
+from drift.model import Judgement, Severity, Verdict
+
+AUDIT_CATEGORIES = {"mysqlauditlogs"}
+AUDIT_GROUPS = {"audit", "alllogs"}
+DESTINATIONS = {"workspaceId": "workspace", "storageAccountId": "storage",
+                "eventHubAuthorizationRuleId": "event hub", "marketplacePartnerId": "partner"}
+
+
+def _ships_audit(logs: Any) -> bool:
+    for entry in logs if isinstance(logs, list) else []:
+        if not isinstance(entry, dict) or entry.get("enabled") is not True:
+            continue
+        if str(entry.get("category") or "").lower() in AUDIT_CATEGORIES:
+            return True
+        if str(entry.get("categoryGroup") or "").lower() in AUDIT_GROUPS:
+            return True
+    return False
+
+
+def settings_state(settings: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    out = []
+    for setting in settings or []:
+        props = setting.get("properties") or {}
+        destinations = sorted(f"{label}:{props[key]}" for key, label in DESTINATIONS.items()
+                              if isinstance(props.get(key), str) and props[key])
+        out.append({"name": str(setting.get("name") or ""), "audit": _ships_audit(props.get("logs")),
+                    "destinations": destinations})
+    return sorted(out, key=lambda s: s["name"].lower())
+
+
+def _audit_sinks(state: list[dict[str, Any]]) -> set[str]:
+    return {f"{s['name']} -> {d}" for s in state if s["audit"] for d in s["destinations"]}
+
+
+def describe(state: list[dict[str, Any]] | None) -> str:
+    if not state:
+        return "no diagnostic settings"
+    parts = []
+    for s in state:
+        where = ", ".join(s["destinations"]) or "no destination"
+        parts.append(f"{s['name']} ({'audit' if s['audit'] else 'no audit'} to {where})")
+    return "; ".join(parts)
+
+
+def judge(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> Judgement:
+    old, new = _audit_sinks(before), _audit_sinks(after)
+    lost, gained = sorted(old - new), sorted(new - old)
+    if lost:
+        severity = Severity.HIGH if not new else Severity.MEDIUM
+        tail = "audit logs are now shipped nowhere" if not new else "other destinations still receive them"
+        return Judgement(Verdict.WEAKENED, severity, f"audit logs no longer reach {', '.join(lost)}; {tail}")
+    if gained:
+        return Judgement(Verdict.STRENGTHENED, Severity.INFO, f"audit logs now reach {', '.join(gained)}")
+    return Judgement(Verdict.CHANGED, Severity.INFO, "diagnostic settings changed; audit shipping unchanged")
+
+
+@detector(
+    "diagnostic_settings",
+    reads="diagnostic_settings",
+    title="Audit log shipping (diagnostic settings)",
+    remediation="az monitor diagnostic-settings create --resource {server_id} -n audit "
+                "--workspace <workspace-id> --logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'",
+    state=settings_state,
+    describe=describe,
+    judge=judge,
+)
+def issues(state: list[dict[str, Any]]) -> list[Issue]:
+    if not _audit_sinks(state):
+        return [Issue("unshipped", Severity.HIGH, "audit logs (MySqlAuditLogs) are sent to no destination")]
+    return []

@@ -1,0 +1,182 @@
+"""`mysql-drift`: replay events, read the drift history, run the local stack and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from drift.config import ConfigError, Settings
+from drift.events import MalformedEvent, load_events
+from drift.model import HistoryRecord, Verdict
+
+log = logging.getLogger("mysql-drift")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "endpoints_file", None):
+        return Settings.from_endpoints_file(args.endpoints_file)
+    return Settings.from_env()
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`30m`, `24h`, `7d`, or an ISO 8601 date/time (UTC when no offset is given)."""
+    now = now or datetime.now(UTC)
+    match = re.fullmatch(r"(\d+)\s*([mhd])", text.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return now - timedelta(**{unit: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--since takes 30m, 24h, 7d or an ISO date, not {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from drift.engine import RetryableFailure
+    from drift.runtime import build_engine
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    try:
+        raw_events = load_events(text)
+    except MalformedEvent as exc:
+        print(f"mysql-drift replay: {exc}", file=sys.stderr)
+        return 2
+    engine = build_engine(_settings(args))
+    try:
+        outcomes = engine.handle_many(raw_events)
+        code = 0
+    except RetryableFailure as exc:
+        print(f"mysql-drift replay: {exc}", file=sys.stderr)
+        outcomes, code = [], 1
+    for outcome in outcomes:
+        print(f"{outcome.event_id}: {outcome.status}"
+              + (f" ({len(outcome.records)} change(s), {outcome.alerts_sent} alert(s))" if outcome.records else "")
+              + (f" - {outcome.detail}" if outcome.detail else ""))
+    return code
+
+
+def format_table(records: Sequence[HistoryRecord]) -> str:
+    if not records:
+        return "no drift recorded"
+    headers = ["detected", "server", "setting", "verdict", "severity", "before -> after", "by", "alert"]
+    rows = []
+    for r in records:
+        change = f"{r.before if r.before is not None else '(first seen)'} -> {r.after}"
+        rows.append([r.detected_at[:19].replace("T", " "), r.server, r.setting, r.verdict, r.severity,
+                     change if len(change) <= 70 else change[:67] + "...", r.changed_by, r.alert_status])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from drift.runtime import build_store
+
+    settings = _settings(args)
+    settings.validate()
+    store = build_store(settings)
+    server_id = args.server
+    records = store.history(server_id=server_id if server_id and server_id.startswith("/") else None,
+                            since=args.since, verdict=args.verdict, limit=None)
+    if server_id and not server_id.startswith("/"):
+        records = [r for r in records if r.server.lower() == server_id.lower()]
+    if args.limit:
+        records = records[: args.limit]
+    if args.format == "json":
+        print(json.dumps([r.to_dict() for r in records], indent=2))
+    else:
+        print(format_table(records))
+    return 0
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from drift.local.stack import LocalStack
+    from drift.runtime import build_engine
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mysql-drift-"))
+    endpoints_file = Path(args.endpoints_file or workdir / "endpoints.json")
+    stack = LocalStack(workdir, storage_connection_string=Settings.from_env().storage_connection_string).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stack.write_endpoints(endpoints_file)
+        stack.start_pump(build_engine(stack.settings(["teams", "console"])))
+        print(f"local stack up; endpoints in {endpoints_file}", flush=True)
+        print(json.dumps(stack.endpoints(), indent=2), flush=True)
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from drift.local.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mysql-drift", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_endpoints(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--endpoints-file", help="use a running local stack (from `mysql-drift local up`)")
+        return p
+
+    replay = with_endpoints(sub.add_parser("replay", help="handle events from a file (JSON array or one event)"))
+    replay.add_argument("file", help="path, or - for standard input")
+    replay.set_defaults(func=cmd_replay)
+
+    history = with_endpoints(sub.add_parser("history", help="list detected changes, newest first"))
+    history.add_argument("--server", help="server name or full ARM id")
+    history.add_argument("--since", type=parse_since, help="30m, 24h, 7d or an ISO date")
+    history.add_argument("--verdict", choices=[v.value for v in Verdict])
+    history.add_argument("--format", choices=["table", "json"], default="table")
+    history.add_argument("--limit", type=int)
+    history.set_defaults(func=cmd_history)
+
+    local = sub.add_parser("local", help="the local stack")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    up = local_sub.add_parser("up", help="start Azurite, the ARM stand-in, receivers and the event pump")
+    up.add_argument("--endpoints-file", help="where to write the endpoints JSON")
+    up.add_argument("--workdir", help="folder for the CA bundle (default: a new temporary folder)")
+    up.set_defaults(func=cmd_local_up)
+
+    demo = sub.add_parser("demo", help="a careless admin weakens a server on the local stack; watch the alerts")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("azure", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"mysql-drift: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"mysql-drift: {exc}", file=sys.stderr)
+        return 2
+
+

@@ -1,0 +1,91 @@
+"""Configuration: app settings (environment) in Azure, or the endpoints file of a local stack.
+
+| setting                           | meaning                                                        |
+|-----------------------------------|----------------------------------------------------------------|
+| `DRIFT_ARM_ENDPOINT`              | ARM base URL (default `https://management.azure.com`)          |
+| `DRIFT_ARM_CA_BUNDLE`             | CA bundle to trust for ARM (local stand-in only)               |
+| `DRIFT_STORAGE_CONNECTION_STRING` | Table Storage by connection string (Azurite, local)            |
+| `DRIFT_STORAGE_TABLE_ENDPOINT`    | Table Storage by managed identity, e.g. `https://acct.table.core.windows.net` |
+| `DRIFT_TABLE_NAME`                | table of baselines, history and outbox (default `mysqldrift`)  |
+| `DRIFT_NOTIFIERS`                 | comma list: `teams`, `console` (default: `teams` if a webhook is set, else `console`) |
+| `DRIFT_TEAMS_WEBHOOK_URL`         | Teams Workflows webhook (a secret: a Key Vault reference in Azure) |
+| `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ARM = "https://management.azure.com"
+
+
+class ConfigError(ValueError):
+    """The configuration is incomplete or contradictory."""
+
+
+@dataclass
+class Settings:
+    arm_endpoint: str = DEFAULT_ARM
+    arm_ca_bundle: str | None = None
+    local_credential: bool = False
+    storage_connection_string: str | None = None
+    storage_table_endpoint: str | None = None
+    table_name: str = "mysqldrift"
+    notifiers: list[str] = field(default_factory=list)
+    teams_webhook_url: str | None = field(default=None, repr=False)
+    managed_identity_client_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.notifiers:
+            self.notifiers = ["teams"] if self.teams_webhook_url else ["console"]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        notifiers = [n.strip().lower() for n in env.get("DRIFT_NOTIFIERS", "").split(",") if n.strip()]
+        return cls(
+            arm_endpoint=env.get("DRIFT_ARM_ENDPOINT") or DEFAULT_ARM,
+            arm_ca_bundle=env.get("DRIFT_ARM_CA_BUNDLE") or None,
+            local_credential=env.get("DRIFT_ARM_CREDENTIAL", "").lower() == "local",
+            storage_connection_string=env.get("DRIFT_STORAGE_CONNECTION_STRING") or None,
+            storage_table_endpoint=env.get("DRIFT_STORAGE_TABLE_ENDPOINT") or None,
+            table_name=env.get("DRIFT_TABLE_NAME") or "mysqldrift",
+            notifiers=notifiers,
+            teams_webhook_url=env.get("DRIFT_TEAMS_WEBHOOK_URL") or None,
+            managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+        )
+
+    @classmethod
+    def from_endpoints_file(cls, path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+        """A running local stack's endpoints (written by `mysql-drift local up`)."""
+        try:
+            data: dict[str, Any] = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read endpoints file {path}: {exc}") from exc
+        missing = [k for k in ("arm_endpoint", "ca_bundle", "storage_connection_string") if not data.get(k)]
+        if missing:
+            raise ConfigError(f"endpoints file {path} lacks {', '.join(missing)}")
+        env = os.environ if env is None else env
+        base = cls.from_env(env)
+        return cls(
+            arm_endpoint=data["arm_endpoint"], arm_ca_bundle=data["ca_bundle"], local_credential=True,
+            storage_connection_string=data["storage_connection_string"],
+            table_name=data.get("table_name") or base.table_name,
+            notifiers=base.notifiers if env.get("DRIFT_NOTIFIERS") else ["teams", "console"],
+            teams_webhook_url=data.get("teams_webhook_url"),
+        )
+
+    def validate(self) -> None:
+        if not (self.storage_connection_string or self.storage_table_endpoint):
+            raise ConfigError("set DRIFT_STORAGE_CONNECTION_STRING (local) or DRIFT_STORAGE_TABLE_ENDPOINT "
+                              "(managed identity)")
+        if "teams" in self.notifiers and not self.teams_webhook_url:
+            raise ConfigError("notifier 'teams' needs DRIFT_TEAMS_WEBHOOK_URL")
+        unknown = set(self.notifiers) - {"teams", "console"}
+        if unknown:
+            raise ConfigError(f"unknown notifier(s) in DRIFT_NOTIFIERS: {', '.join(sorted(unknown))}")

@@ -1,0 +1,233 @@
+"""The event-to-alert path: route, re-read, judge, record, alert.
+
+For one event: load the server's baselines (one table query), re-read only the settings the
+event touched (one ARM read per setting), let each setting's detector judge the difference,
+commit baselines + history + outbox in one transaction, then deliver the outbox.
+
+Why the order matters. Baselines are read *before* ARM, and the commit is conditional on their
+ETags. If another invocation commits in between, ours fails and starts over with a fresh read
+of both; so a state read earlier can never overwrite one read later, whatever order the events
+arrive in. The state always comes from ARM, never from the event, so an old event only causes
+a re-check.
+
+Failures that a retry can fix (ARM or storage unavailable, an alert not delivered) raise, so the
+Function invocation fails and Event Grid delivers the event again; the retry finds the alert
+still in the outbox and does not record the change twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import detectors
+from drift import routing
+from drift.armid import ServerRef
+from drift.events import ArmEvent, MalformedEvent, parse_event
+from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
+from drift.readers import ServerGone
+from drift.routing import Plan
+from drift.store import BaselineStore, Change, ConcurrentUpdate, OutboxItem
+
+log = logging.getLogger(__name__)
+
+
+class StateReader(Protocol):
+    def read(self, ref: Any, read: str) -> Any: ...
+
+
+class Notifier(Protocol):
+    name: str
+
+    def send(self, record: HistoryRecord) -> None: ...
+
+
+class RetryableFailure(Exception):
+    """Some work could not be finished now; delivering the event(s) again will finish it."""
+
+
+@dataclass
+class Outcome:
+    event_id: str | None
+    status: str  # malformed | ignored | recorded | unchanged | server_gone | failed
+    records: list[HistoryRecord] = field(default_factory=list)
+    alerts_sent: int = 0
+    reads: int = 0
+    detail: str = ""
+
+
+def remediation(template: str, ref: ServerRef) -> str:
+    """The detector's undo command for this server (`{server}`, `{resource_group}`, `{server_id}`)."""
+    values = {"{server}": ref.name, "{resource_group}": ref.server.resource_group or "", "{server_id}": ref.server_id}
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, value)
+    return template
+
+
+def _canonical(state: Any) -> str:
+    return json.dumps(state, sort_keys=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DriftEngine:
+    def __init__(self, reader: StateReader, store: BaselineStore, notifiers: Sequence[Notifier], *,
+                 clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
+        self.reader = reader
+        self.store = store
+        self.notifiers = list(notifiers)
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.owner = uuid.uuid4().hex
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def handle_many(self, raw_events: Iterable[Any]) -> list[Outcome]:
+        """Every event of a batch, each on its own; raises RetryableFailure at the end if any must be retried."""
+        outcomes = []
+        for raw in raw_events:
+            try:
+                outcomes.append(self.handle(raw))
+            except Exception as exc:  # one event's failure must not stop the batch
+                event_id = raw.get("id") if isinstance(raw, dict) else None
+                log.exception("event %s failed and should be delivered again: %s", event_id, exc)
+                outcomes.append(Outcome(event_id, "failed", detail=f"{type(exc).__name__}: {exc}"))
+        failed = [o.event_id for o in outcomes if o.status == "failed"]
+        if failed:
+            raise RetryableFailure(f"{len(failed)} event(s) failed: {', '.join(map(str, failed))}")
+        return outcomes
+
+    def handle(self, raw: Any) -> Outcome:
+        """One raw event (either schema). Malformed or irrelevant events are logged and skipped."""
+        try:
+            event = parse_event(raw)
+        except MalformedEvent as exc:
+            log.warning("malformed event skipped: %s", exc)
+            return Outcome(raw.get("id") if isinstance(raw, dict) else None, "malformed", detail=str(exc))
+        plan = routing.plan(event)
+        if plan is None:
+            return Outcome(event.id, "ignored")
+        if plan.deletes_server:
+            return self._close(plan)
+        return self._recheck(plan)
+
+    # -- the path -----------------------------------------------------------------------------
+
+    def _recheck(self, plan: Plan) -> Outcome:
+        event, ref = plan.event, plan.server
+        outcome = Outcome(event.id, "unchanged")
+        for _attempt in range(self.max_attempts):
+            rows = self.store.load(ref.server_id)
+            try:
+                states = self._read(plan, outcome)
+            except ServerGone:
+                log.info("event %s: server %s no longer exists; nothing to re-check", event.id, ref.server_id)
+                outcome.status = "server_gone"
+                return outcome
+            now = self.clock()
+            changes = [c for setting, state in states.items()
+                       if (c := self._change(event, plan, setting, state, rows.baselines.get(setting), now))]
+            try:
+                queued = self.store.commit(ref.server_id, ref.name, changes, owner=self.owner, now=now)
+            except ConcurrentUpdate:
+                log.info("event %s: %s changed under us; re-reading", event.id, ref.server_id)
+                continue
+            outcome.records = [c.record for c in changes if c.record]
+            if outcome.records:
+                outcome.status = "recorded"
+            for record in outcome.records:
+                log.info("drift %s %s on %s: %s -> %s (%s; %s)", record.verdict, record.setting, record.server,
+                         record.before, record.after, record.severity, record.why)
+            leftovers = [i for i in rows.outbox if i.row_key not in {q.row_key for q in queued}]
+            self._deliver(ref.server_id, queued, leftovers, outcome)
+            return outcome
+        raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
+
+    def _read(self, plan: Plan, outcome: Outcome) -> dict[str, Any]:
+        states: dict[str, Any] = {}
+        for read in plan.reads:
+            data = self.reader.read(plan.server, read)
+            outcome.reads += 1
+            for detector in detectors.watching(read):
+                states[detector.setting] = detector.state(data)
+        return states
+
+    def _change(self, event: ArmEvent, plan: Plan, setting: str, state: Any, baseline: Any,
+                now: datetime) -> Change | None:
+        detector = detectors.by_setting(setting)
+        if baseline is None or baseline.closed:
+            judgement = detector.first_seen(state)
+            before = None
+        elif _canonical(baseline.state) == _canonical(state):
+            return None
+        else:
+            judgement = detector.judge(baseline.state, state)
+            before = detector.describe(baseline.state)
+        if judgement is None:
+            return Change(setting, state, baseline, None, alert=False)
+        alert = judgement.verdict == Verdict.WEAKENED and judgement.severity != Severity.INFO
+        ref = plan.server
+        record = HistoryRecord(
+            server_id=ref.server_id, server=ref.name, setting=setting, before=before,
+            after=detector.describe(state), verdict=judgement.verdict.value, severity=judgement.severity.value,
+            why=judgement.why, event_id=event.id, event_time=event.time.isoformat(), detected_at=now.isoformat(),
+            operation=event.operation_name or event.kind, changed_by=event.caller.display,
+            client_ip=event.client_ip, correlation_id=event.correlation_id,
+            alert_status=(AlertStatus.PENDING if alert else AlertStatus.NOT_REQUIRED).value,
+            remediation=remediation(detector.remediation, ref),
+        )
+        return Change(setting, state, baseline, record, alert=alert)
+
+    def _close(self, plan: Plan) -> Outcome:
+        event, ref = plan.event, plan.server
+        now = self.clock()
+        record = HistoryRecord(
+            server_id=ref.server_id, server=ref.name, setting="server", before="exists", after="deleted",
+            verdict=Verdict.CHANGED.value, severity=Severity.INFO.value,
+            why="server deleted; its baselines are closed", event_id=event.id, event_time=event.time.isoformat(),
+            detected_at=now.isoformat(), operation=event.operation_name or event.kind,
+            changed_by=event.caller.display, client_ip=event.client_ip, correlation_id=event.correlation_id,
+            alert_status=AlertStatus.NOT_REQUIRED.value,
+        )
+        for _attempt in range(self.max_attempts):
+            try:
+                closed = self.store.close_server(ref.server_id, ref.name, record, now=now)
+            except ConcurrentUpdate:
+                continue
+            return Outcome(event.id, "recorded" if closed else "unchanged", [record] if closed else [])
+        raise RetryableFailure(f"event {event.id}: could not close {ref.server_id}")
+
+    # -- alerts -------------------------------------------------------------------------------
+
+    def _deliver(self, server_id: str, queued: list[OutboxItem], leftovers: list[OutboxItem],
+                 outcome: Outcome) -> None:
+        now = self.clock()
+        items = list(queued)
+        for item in leftovers:
+            if item.claimable(self.owner, now) and self.store.claim(server_id, item, owner=self.owner, now=now):
+                items.append(item)
+        errors = []
+        for item in items:
+            try:
+                for notifier in self.notifiers:
+                    notifier.send(item.record)
+            except Exception as exc:
+                errors.append(f"{item.record.setting}: {exc}")
+                log.warning("alert for %s on %s not delivered, kept pending: %s", item.record.setting,
+                            item.record.server, exc)
+                self.store.release(server_id, item, error=str(exc))
+                continue
+            self.store.delivered(server_id, item, now=self.clock())
+            outcome.alerts_sent += 1
+            for record in outcome.records:
+                if record.event_id == item.record.event_id and record.setting == item.record.setting:
+                    record.alert_status = AlertStatus.SENT.value
+        if errors:
+            raise RetryableFailure("alert delivery failed: " + "; ".join(errors))

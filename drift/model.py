@@ -1,0 +1,87 @@
+"""Plain values shared by detectors, store and notifiers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    WEAKENED = "weakened"
+    STRENGTHENED = "strengthened"
+    CHANGED = "changed"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Severity.INFO: 0, Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+def worst(severities: list[Severity]) -> Severity:
+    return max(severities, key=lambda s: s.rank, default=Severity.INFO)
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    NOT_REQUIRED = "none"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A detector's answer about one setting: how the change moved security, and why."""
+
+    verdict: Verdict
+    severity: Severity
+    why: str
+
+
+@dataclass
+class HistoryRecord:
+    """One detected change, as the on-call engineer reads it (`mysql-drift history --format json`)."""
+
+    server_id: str
+    server: str
+    setting: str
+    before: str | None
+    after: str | None
+    verdict: str
+    severity: str
+    why: str
+    event_id: str
+    event_time: str | None
+    detected_at: str
+    operation: str
+    changed_by: str
+    client_ip: str | None
+    correlation_id: str | None
+    alert_status: str
+    remediation: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HistoryRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @property
+    def detected(self) -> datetime:
+        return datetime.fromisoformat(self.detected_at)

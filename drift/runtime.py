@@ -1,0 +1,77 @@
+"""Wiring: settings in, a ready `DriftEngine` out. Shared by the Function app and the CLI."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from drift.config import Settings
+from drift.engine import DriftEngine, Notifier
+from drift.readers import ArmReader
+from drift.store import BaselineStore
+
+_engine: DriftEngine | None = None
+_lock = threading.Lock()
+
+
+def _credential(settings: Settings) -> Any:
+    if settings.local_credential:
+        from drift.local.credential import LocalCredential
+
+        return LocalCredential()
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+
+
+def build_store(settings: Settings) -> BaselineStore:
+    if settings.storage_connection_string:
+        return BaselineStore.from_connection_string(settings.storage_connection_string, settings.table_name)
+    from azure.identity import DefaultAzureCredential
+
+    credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+    return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
+
+
+def build_notifiers(settings: Settings) -> list[Notifier]:
+    out: list[Notifier] = []
+    for name in settings.notifiers:
+        if name == "teams":
+            from notifiers.teams import TeamsWebhookNotifier
+
+            out.append(TeamsWebhookNotifier(str(settings.teams_webhook_url)))
+        elif name == "console":
+            from notifiers.console import ConsoleNotifier
+
+            out.append(ConsoleNotifier())
+    return out
+
+
+def build_engine(settings: Settings) -> DriftEngine:
+    settings.validate()
+    reader = ArmReader(_credential(settings), base_url=settings.arm_endpoint,
+                       connection_verify=settings.arm_ca_bundle or True)
+    return DriftEngine(reader, build_store(settings), build_notifiers(settings))
+
+
+def engine() -> DriftEngine:
+    """The process-wide engine of the Function app, built on first use from app settings."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            _engine = build_engine(Settings.from_env())
+        return _engine
+
+
+def function_event_to_raw(event: Any) -> dict[str, Any]:
+    """A Functions `EventGridEvent` or `CloudEvent` back into the JSON Event Grid delivered."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    if hasattr(event, "specversion"):
+        return {"specversion": event.specversion, "id": event.id, "source": event.source, "type": event.type,
+                "time": iso(event.time), "subject": event.subject, "data": event.get_json()}
+    return {"id": event.id, "topic": event.topic, "subject": event.subject, "eventType": event.event_type,
+            "eventTime": iso(event.event_time), "data": event.get_json(), "dataVersion": event.data_version}

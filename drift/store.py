@@ -1,0 +1,327 @@
+"""Baselines, drift history and the alert outbox, in one Azure Table.
+
+All rows of a server share one partition (its encoded ARM id), so a detected change is one
+entity-group transaction: the new baseline (guarded by its ETag, or created if new), the
+history row, and, when the change must be alerted, an outbox row. Either all of it lands or
+none of it does; a concurrent writer makes the transaction fail with 409/412 and the caller
+re-reads and tries again.
+
+Row keys, readable in Storage Explorer:
+- `baseline|{setting}`: the accepted state of one setting.
+- `baseline|{setting}|outbox|{history row key}`: an alert not yet delivered. It sits under its
+  baseline so that one range query returns a server's baselines and its undelivered alerts.
+- `history|{inverted ms}|{setting}|{event}`: one detected change; newest sorts first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, unquote
+
+from drift.model import AlertStatus, HistoryRecord
+
+log = logging.getLogger(__name__)
+
+BASELINE = "baseline|"
+HISTORY = "history|"
+OUTBOX = "|outbox|"
+MAX_TRANSACTION = 100
+_MAX_MS = 10**13 - 1
+_UNSAFE = re.compile(r"[%|#?\\\x00-\x1f\x7f]")
+
+
+def encode_key(value: str) -> str:
+    """A table key for an ARM id: lower-cased (ids are case-insensitive), `/` shown as `|`.
+
+    Characters the service refuses in keys (`/ \\ # ?`, control characters) and our own `|` and
+    `%` are percent-encoded first, so the encoding is reversible.
+    """
+    escaped = _UNSAFE.sub(lambda m: quote(m.group(0), safe=""), value.strip().strip("/").lower())
+    return escaped.replace("/", "|")
+
+
+def decode_key(key: str) -> str:
+    return "/" + unquote(key.replace("|", "/"))
+
+
+def _inverted_ms(when: datetime) -> str:
+    return f"{_MAX_MS - int(when.timestamp() * 1000):013d}"
+
+
+@dataclass
+class Baseline:
+    setting: str
+    state: Any
+    etag: str | None = None
+    closed: bool = False
+    event_id: str | None = None
+    observed_at: str | None = None
+
+
+@dataclass
+class OutboxItem:
+    setting: str
+    row_key: str
+    history_row_key: str
+    record: HistoryRecord
+    etag: str | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    attempts: int = 0
+
+    def claimable(self, owner: str, now: datetime) -> bool:
+        return self.lease_owner in (None, "", owner) or self.lease_until is None or self.lease_until <= now
+
+
+@dataclass
+class ServerRows:
+    """What the store holds for one server: its baselines and undelivered alerts."""
+
+    partition: str
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    outbox: list[OutboxItem] = field(default_factory=list)
+
+
+@dataclass
+class Change:
+    """One row set to commit: the setting's new baseline and, if recorded, its history row."""
+
+    setting: str
+    state: Any
+    previous: Baseline | None
+    record: HistoryRecord | None
+    alert: bool
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the server's rows first; re-read and try again."""
+
+
+class BaselineStore:
+    """Drift state of every watched server in one table (`azure-data-tables`)."""
+
+    def __init__(self, table_client: Any) -> None:
+        self._table = table_client
+        self._ready = False
+        self._lock = threading.Lock()
+        self.round_trips = 0
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, table_name: str) -> BaselineStore:
+        from azure.data.tables import TableClient
+
+        return cls(TableClient.from_connection_string(connection_string, table_name=table_name))
+
+    @classmethod
+    def from_endpoint(cls, endpoint: str, table_name: str, credential: Any) -> BaselineStore:
+        from azure.data.tables import TableClient
+
+        return cls(TableClient(endpoint, table_name=table_name, credential=credential))
+
+    def _trip(self) -> None:
+        with self._lock:
+            self.round_trips += 1
+
+    def ensure_table(self) -> None:
+        if self._ready:
+            return
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self._trip()
+            self._table.create_table()
+        except ResourceExistsError:
+            pass
+        self._ready = True
+
+    def load(self, server_id: str) -> ServerRows:
+        """Baselines and undelivered alerts of one server: one range query."""
+        self.ensure_table()
+        pk = encode_key(server_id)
+        rows = ServerRows(pk)
+        self._trip()
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": pk, "lo": BASELINE, "hi": BASELINE[:-1] + "}"},
+        )
+        for entity in entities:
+            rk = entity["RowKey"]
+            if OUTBOX in rk:
+                lease = entity.get("lease_until")
+                rows.outbox.append(OutboxItem(
+                    setting=entity.get("setting", ""), row_key=rk, history_row_key=entity["history_row_key"],
+                    record=HistoryRecord.from_dict(json.loads(entity["record"])),
+                    etag=entity.metadata.get("etag"), lease_owner=entity.get("lease_owner"),
+                    lease_until=datetime.fromisoformat(lease) if lease else None,
+                    attempts=int(entity.get("attempts", 0)),
+                ))
+            else:
+                setting = rk[len(BASELINE):]
+                rows.baselines[setting] = Baseline(
+                    setting=setting, state=json.loads(entity["state"]), etag=entity.metadata.get("etag"),
+                    closed=bool(entity.get("closed", False)), event_id=entity.get("event_id"),
+                    observed_at=entity.get("observed_at"),
+                )
+        return rows
+
+    def commit(self, server_id: str, server_name: str, changes: list[Change], *, owner: str,
+               now: datetime, lease: timedelta = timedelta(seconds=60)) -> list[OutboxItem]:
+        """Write all changes of one event in one transaction; return the alerts it queued (leased to `owner`).
+
+        Raises ConcurrentUpdate when a baseline moved or appeared since it was read.
+        """
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        pk = encode_key(server_id)
+        operations: list[tuple[Any, ...]] = []
+        queued: list[OutboxItem] = []
+        for index, change in enumerate(changes):
+            baseline = {
+                "PartitionKey": pk, "RowKey": BASELINE + change.setting, "server_id": server_id,
+                "server": server_name, "setting": change.setting, "state": json.dumps(change.state, sort_keys=True),
+                "closed": False, "observed_at": now.isoformat(),
+                "event_id": change.record.event_id if change.record else None,
+            }
+            if change.previous is None or change.previous.etag is None:
+                operations.append(("create", baseline))
+            else:
+                operations.append(("update", baseline, {"mode": UpdateMode.REPLACE, "etag": change.previous.etag,
+                                                        "match_condition": MatchConditions.IfNotModified}))
+            if change.record is None:
+                continue
+            history_rk = (f"{HISTORY}{_inverted_ms(now)}|{change.setting}|"
+                          f"{encode_key(change.record.event_id)[:80]}|{index}")
+            operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(change.record)}))
+            if change.alert:
+                outbox_rk = f"{BASELINE}{change.setting}{OUTBOX}{history_rk}"
+                until = now + lease
+                operations.append(("create", {
+                    "PartitionKey": pk, "RowKey": outbox_rk, "setting": change.setting,
+                    "history_row_key": history_rk, "record": change.record.to_json(),
+                    "lease_owner": owner, "lease_until": until.isoformat(), "attempts": 0,
+                }))
+                queued.append(OutboxItem(change.setting, outbox_rk, history_rk, change.record, None, owner, until))
+        if not operations:
+            return []
+        if len(operations) > MAX_TRANSACTION:
+            raise ValueError(f"one event produced {len(operations)} row writes; a transaction holds {MAX_TRANSACTION}")
+        self.ensure_table()
+        try:
+            self._trip()
+            results = self._table.submit_transaction(operations)
+        except TableTransactionError as exc:
+            if exc.status_code in (409, 412):
+                raise ConcurrentUpdate(str(exc.error_code)) from exc
+            raise
+        etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results)}
+        for item in queued:
+            item.etag = etags.get(item.row_key)
+        return queued
+
+    def claim(self, server_id: str, item: OutboxItem, *, owner: str, now: datetime,
+              lease: timedelta = timedelta(seconds=60)) -> bool:
+        """Lease an undelivered alert to `owner`; False when another invocation holds or took it."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        until = now + lease
+        try:
+            self._trip()
+            meta = self._table.update_entity(
+                {"PartitionKey": encode_key(server_id), "RowKey": item.row_key, "lease_owner": owner,
+                 "lease_until": until.isoformat()},
+                mode=UpdateMode.MERGE, etag=item.etag, match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        item.etag, item.lease_owner, item.lease_until = meta.get("etag"), owner, until
+        return True
+
+    def delivered(self, server_id: str, item: OutboxItem, *, now: datetime) -> None:
+        """Remove the outbox row and mark its history row sent, in one transaction."""
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        pk = encode_key(server_id)
+        self._trip()
+        self._table.submit_transaction([
+            ("delete", {"PartitionKey": pk, "RowKey": item.row_key},
+             {"etag": item.etag, "match_condition": MatchConditions.IfNotModified}),
+            ("update", {"PartitionKey": pk, "RowKey": item.history_row_key,
+                        "alert_status": AlertStatus.SENT.value, "alerted_at": now.isoformat()},
+             {"mode": UpdateMode.MERGE}),
+        ])
+
+    def release(self, server_id: str, item: OutboxItem, *, error: str) -> None:
+        """Give a failed alert back so the next delivery of the event (or a sweep) can send it."""
+        from azure.data.tables import UpdateMode
+
+        self._trip()
+        self._table.update_entity(
+            {"PartitionKey": encode_key(server_id), "RowKey": item.row_key, "lease_owner": "",
+             "lease_until": "", "attempts": item.attempts + 1, "last_error": error[:1000]},
+            mode=UpdateMode.MERGE,
+        )
+
+    def close_server(self, server_id: str, server_name: str, record: HistoryRecord, *, now: datetime) -> bool:
+        """Mark every baseline of a deleted server closed and record the deletion, atomically.
+
+        Returns False when there was nothing open (already closed, or never seen).
+        """
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        rows = self.load(server_id)
+        open_ = [b for b in rows.baselines.values() if not b.closed]
+        if not open_:
+            return False
+        pk = rows.partition
+        operations: list[tuple[Any, ...]] = [
+            ("update", {"PartitionKey": pk, "RowKey": BASELINE + b.setting, "closed": True,
+                        "closed_at": now.isoformat(), "event_id": record.event_id},
+             {"mode": UpdateMode.MERGE, "etag": b.etag, "match_condition": MatchConditions.IfNotModified})
+            for b in open_
+        ]
+        history_rk = f"{HISTORY}{_inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
+        operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
+        try:
+            self._trip()
+            self._table.submit_transaction(operations)
+        except TableTransactionError as exc:
+            if exc.status_code in (409, 412):
+                raise ConcurrentUpdate(str(exc.error_code)) from exc
+            raise
+        return True
+
+    def history(self, *, server_id: str | None = None, since: datetime | None = None,
+                verdict: str | None = None, limit: int | None = None) -> list[HistoryRecord]:
+        """History rows, newest first."""
+        self.ensure_table()
+        clauses = ["RowKey ge @lo", "RowKey lt @hi"]
+        params: dict[str, Any] = {"lo": HISTORY, "hi": HISTORY[:-1] + "}"}
+        if server_id:
+            clauses.append("PartitionKey eq @pk")
+            params["pk"] = encode_key(server_id)
+        if verdict:
+            clauses.append("verdict eq @verdict")
+            params["verdict"] = verdict
+        if since:
+            clauses.append("detected_at ge @since")
+            params["since"] = since.astimezone(UTC).isoformat()
+        self._trip()
+        entities = self._table.query_entities(" and ".join(clauses), parameters=params)
+        records = [HistoryRecord.from_dict(dict(e)) for e in entities]
+        records.sort(key=lambda r: r.detected_at, reverse=True)
+        return records[:limit] if limit else records
+
+
+def _history_entity(record: HistoryRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.to_dict().items() if v is not None}

@@ -1,0 +1,16 @@
+"""Azure Functions entry points. Thin on purpose: every trigger hands its input to the core."""
+
+import azure.functions as func
+
+from drift import runtime
+
+app = func.FunctionApp()
+
+
+@app.event_grid_trigger(arg_name="event")
+def on_arm_event(event: func.EventGridEvent) -> None:
+    """An Azure subscription event (Event Grid schema or CloudEvents 1.0).
+
+    Raising fails the invocation, so Event Grid delivers the event again.
+    """
+    runtime.engine().handle_many([runtime.function_event_to_raw(event)])
