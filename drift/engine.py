@@ -99,9 +99,9 @@ class DriftEngine:
                 event_id = raw.get("id") if isinstance(raw, dict) else None
                 log.exception("event %s failed and should be delivered again: %s", event_id, exc)
                 outcomes.append(Outcome(event_id, "failed", detail=f"{type(exc).__name__}: {exc}"))
-        failed = [o.event_id for o in outcomes if o.status == "failed"]
+        failed = [f"{o.event_id} ({o.detail})" for o in outcomes if o.status == "failed"]
         if failed:
-            raise RetryableFailure(f"{len(failed)} event(s) failed: {', '.join(map(str, failed))}")
+            raise RetryableFailure(f"{len(failed)} event(s) failed: {'; '.join(failed)}")
         return outcomes
 
     def handle(self, raw: Any) -> Outcome:

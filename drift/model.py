@@ -76,8 +76,8 @@ class HistoryRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HistoryRecord:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """From a stored row: Table Storage drops null properties, so a missing one is None."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

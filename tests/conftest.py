@@ -4,6 +4,7 @@ a fresh table and a fresh server name per test, so tests cannot see each other's
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from drift.runtime import build_engine
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not FIXTURES.exists():  # CI clones the project with shared/ beside it
     FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+logging.getLogger("azure").setLevel(logging.WARNING)
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 GROUP = "rg-tests"
 

@@ -1,0 +1,348 @@
+"""Local receivers for the alert channels: a Teams Workflows webhook and a slice of Microsoft Graph.
+
+Plain HTTP on loopback by default; pass ``ssl_context=LocalCA.server_context()`` for HTTPS (needed
+when a client sends its token through azure-core's bearer policy, which refuses http). Both record
+what they receive, answer like the real service, and can be told to fail (``add_fault``) to
+exercise the notifiers' retry paths:
+
+* Teams Workflows webhook: ``POST {webhook_url}`` -> ``202 Accepted`` with an empty body.
+* Graph: ``POST /v1.0/users/{id}/sendMail`` -> 202; ``POST /v1.0/teams/{t}/channels/{c}/messages``
+  -> 201 with a chatMessage-like body; ``GET /v1.0/servicePrincipals(appId='{appId}')`` -> the
+  registered service principal or a Graph 404.
+
+Out-of-process helpers: ``GET /messages``, ``POST /_faults`` (``{"status", "times", "retry_after"}``),
+``POST /_clear``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import ssl
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+from urllib.parse import unquote, urlsplit
+
+from drift.local.arm import JsonRequestHandler, TrackingHTTPServer
+
+log = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int
+    retry_after: float | None
+
+
+def _format_retry_after(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+class _Receiver:
+    """Shared plumbing: server lifecycle, message store, faults, the ``/messages`` and ``/_faults`` routes."""
+
+    name = "receiver"
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._ssl_context = ssl_context
+        self._lock = threading.Lock()
+        self._messages: list[JsonDict] = []
+        self._faults: list[_Fault] = []
+        self._httpd: TrackingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._httpd is not None:
+            return self
+        handler = type(f"{type(self).__name__}Handler", (_ReceiverHandler,), {"receiver": self})
+        self._httpd = TrackingHTTPServer((self._host, self._port), handler, self._ssl_context)
+        host, port = self._httpd.server_address[:2]
+        self.url = f"{'https' if self._ssl_context else 'http'}://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
+        self._thread.start()
+        log.info("%s listening on %s", self.name, self.url)
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---- recording and faults -----------------------------------------------------------
+
+    def messages(self) -> list[JsonDict]:
+        """Everything recorded so far, oldest first (copies)."""
+        with self._lock:
+            return json.loads(json.dumps(self._messages))
+
+    def clear(self) -> None:
+        """Forget recorded messages and pending faults."""
+        with self._lock:
+            self._messages.clear()
+            self._faults.clear()
+
+    def add_fault(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next ``times`` service requests with ``status`` (and ``Retry-After`` when given)."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._faults.append(_Fault(int(status), int(times), retry_after))
+
+    def _record(self, message: JsonDict) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    def _take_fault(self) -> _Fault | None:
+        with self._lock:
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults.pop(0)
+            return fault
+
+    def _fault_body(self, status: int) -> JsonDict:
+        return {"error": {"code": "InjectedFault", "message": f"Injected fault {status}."}}
+
+    # ---- request handling ---------------------------------------------------------------
+
+    def _route(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        """Service routes; subclasses answer, or return (404, ...) for unknown paths."""
+        raise NotImplementedError
+
+    def _is_service_path(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def _dispatch(
+        self, method: str, raw_path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        path = unquote(urlsplit(raw_path).path)
+        lower = path.rstrip("/").lower()
+        if (method, lower) == ("GET", "/messages"):
+            return 200, self.messages(), {}
+        if (method, lower) == ("POST", "/_faults"):
+            try:
+                spec = json.loads(body or b"{}")
+                self.add_fault(int(spec["status"]), int(spec.get("times", 1)), spec.get("retry_after"))
+            except (ValueError, KeyError, TypeError) as exc:
+                return 400, {"error": {"code": "BadRequest", "message": str(exc)}}, {}
+            return 200, {"ok": True}, {}
+        if (method, lower) == ("POST", "/_clear"):
+            self.clear()
+            return 200, {"ok": True}, {}
+        if self._is_service_path(path):
+            fault = self._take_fault()
+            if fault is not None:
+                extra: dict[str, str] = {}
+                if fault.retry_after is not None:
+                    extra["Retry-After"] = _format_retry_after(fault.retry_after)
+                return fault.status, self._fault_body(fault.status), extra
+        status, answer = self._route(method, path, body, headers)
+        return status, answer, {}
+
+
+class _ReceiverHandler(JsonRequestHandler):
+    receiver: _Receiver  # set on the per-instance subclass
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        body = self.read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            status, answer, extra = self.receiver._dispatch(self.command.upper(), self.path, body, headers)
+        except Exception:  # the receiver must answer even when it has a bug
+            log.exception("%s failed on %s %s", self.receiver.name, self.command, self.path)
+            status, answer, extra = 500, {"error": {"code": "InternalServerError", "message": "receiver"}}, {}
+        self.send_json(status, answer, extra)
+
+
+def _json_object(body: bytes) -> JsonDict | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class TeamsReceiver(_Receiver):
+    """A Teams Workflows ("Send webhook alerts to a channel") webhook.
+
+    ``webhook_url`` is ``{url}/workflows/teams-webhook``; any POST under ``/workflows/`` is accepted
+    so a URL with the real shape (``/workflows/{id}/triggers/manual/paths/invoke?...``) works too.
+    """
+
+    name = "teams-receiver"
+    WEBHOOK_PATH = "/workflows/teams-webhook"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + self.WEBHOOK_PATH
+
+    def _is_service_path(self, path: str) -> bool:
+        return path.lower().startswith("/workflows/")
+
+    def _fault_body(self, status: int) -> JsonDict:
+        return {
+            "error": {"code": "TooManyRequests" if status == 429 else "InjectedFault", "message": "fault"}
+        }
+
+    def _route(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        if not self._is_service_path(path):
+            return 404, {"error": {"code": "NotFound", "message": f"No route {method} {path}"}}
+        if method != "POST":
+            return 405, {"error": {"code": "MethodNotAllowed", "message": "Use POST."}}
+        message = _json_object(body)
+        if message is None:
+            return 400, {"error": {"code": "InvalidRequestContent", "message": "Body must be a JSON object."}}
+        self._record(message)
+        return 202, None
+
+
+_SP_PATTERN = re.compile(r"^/v1\.0/serviceprincipals\(appid='([^']+)'\)$", re.IGNORECASE)
+
+
+class GraphReceiver(_Receiver):
+    """The parts of Microsoft Graph v1.0 the notifiers use.
+
+    ``require_auth=True`` answers 401 (Graph's ``InvalidAuthenticationToken``) to requests without
+    a ``Authorization: Bearer ...`` header.
+    """
+
+    name = "graph-receiver"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        require_auth: bool = False,
+    ) -> None:
+        super().__init__(host=host, port=port, ssl_context=ssl_context)
+        self.require_auth = require_auth
+        self._service_principals: dict[str, JsonDict] = {}
+        self._next_message_id = int(datetime.now(UTC).timestamp() * 1000)
+
+    def register_service_principal(
+        self, app_id: str, display_name: str, object_id: str | None = None
+    ) -> JsonDict:
+        """Make ``GET /v1.0/servicePrincipals(appId='{app_id}')`` answer with this principal."""
+        principal = {"id": object_id or str(uuid.uuid4()), "appId": app_id, "displayName": display_name}
+        with self._lock:
+            self._service_principals[app_id.lower()] = principal
+        return dict(principal)
+
+    def _is_service_path(self, path: str) -> bool:
+        return path.lower().startswith("/v1.0/")
+
+    def _fault_body(self, status: int) -> JsonDict:
+        return _graph_error(
+            "TooManyRequests" if status == 429 else "InjectedFault", f"Injected fault {status}."
+        )
+
+    def _route(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        if not self._is_service_path(path):
+            return 404, _graph_error("NotFound", f"No route {method} {path}")
+        if self.require_auth and not headers.get("authorization", "").lower().startswith("bearer "):
+            return 401, _graph_error("InvalidAuthenticationToken", "Access token is empty.")
+        parts = [p for p in path.split("/") if p]
+        low = [p.lower() for p in parts]
+        if method == "POST" and len(parts) == 4 and low[1] == "users" and low[3] == "sendmail":
+            payload = _json_object(body)
+            if payload is None or not isinstance(payload.get("message"), dict):
+                return 400, _graph_error("ErrorInvalidRequest", "The 'message' property is required.")
+            self._record({"user": parts[2], "body": payload})
+            return 202, None
+        if (
+            method == "POST"
+            and len(parts) == 6
+            and (low[1], low[3], low[5]) == ("teams", "channels", "messages")
+        ):
+            payload = _json_object(body)
+            if payload is None or not isinstance(payload.get("body"), dict):
+                return 400, _graph_error("BadRequest", "The 'body' property is required.")
+            with self._lock:
+                self._next_message_id += 1
+                message_id = str(self._next_message_id)
+                self._messages.append({"team": parts[2], "channel": parts[4], "body": payload})
+            return 201, {
+                "id": message_id,
+                "createdDateTime": datetime.now(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+                "messageType": "message",
+                "body": payload.get("body"),
+                "channelIdentity": {"teamId": parts[2], "channelId": parts[4]},
+            }
+        match = _SP_PATTERN.match(path)
+        if method == "GET" and match:
+            with self._lock:
+                principal = self._service_principals.get(match.group(1).lower())
+            if principal is None:
+                return 404, _graph_error(
+                    "Request_ResourceNotFound",
+                    f"Resource '{match.group(1)}' does not exist or one of its queried reference-property "
+                    "objects are not present.",
+                )
+            return 200, {
+                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals/$entity",
+                **principal,
+            }
+        return 404, _graph_error("BadRequest", f"Resource not found for the segment '{parts[-1]}'.")
+
+
+def _graph_error(code: str, message: str) -> JsonDict:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "request-id": str(uuid.uuid4()),
+                "client-request-id": str(uuid.uuid4()),
+            },
+        }
+    }
+
+
+__all__ = ["GraphReceiver", "TeamsReceiver"]

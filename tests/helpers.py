@@ -1,0 +1,58 @@
+"""Writes through the real SDK, as a user of Azure would make them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.rest import HttpRequest
+from azure.mgmt.mysqlflexibleservers import models
+
+from tests.conftest import GROUP, SUBSCRIPTION
+
+
+def server_id(name: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.DBforMySQL/flexibleServers/{name}"
+
+
+def create_server(sdk: Any, name: str, *, public_access: str = "Disabled") -> None:
+    sdk.servers.begin_create(GROUP, name, models.Server(
+        location="westeurope", sku=models.MySQLServerSku(name="Standard_D2ds_v4", tier="GeneralPurpose"),
+        administrator_login="cloudsa", administrator_login_password="unused-in-tests-1!", version="8.0.21",
+        network=models.Network(public_network_access=public_access),
+    )).result()
+
+
+def set_public_access(sdk: Any, name: str, value: str) -> None:
+    sdk.servers.begin_update(GROUP, name, models.ServerForUpdate(
+        network=models.Network(public_network_access=value))).result()
+
+
+def set_parameter(sdk: Any, name: str, parameter: str, value: str) -> None:
+    sdk.configurations.begin_update(GROUP, name, parameter, models.Configuration(value=value, source="user-override")
+                                    ).result()
+
+
+def batch_parameters(sdk: Any, name: str, values: dict[str, str]) -> None:
+    sdk.configurations.begin_batch_update(GROUP, name, models.ConfigurationListForBatchUpdate(
+        value=[models.ConfigurationForBatchUpdate(name=k, value=v) for k, v in values.items()])).result()
+
+
+def add_rule(sdk: Any, name: str, rule: str, start: str, end: str) -> None:
+    sdk.firewall_rules.begin_create_or_update(GROUP, name, rule, models.FirewallRule(
+        start_ip_address=start, end_ip_address=end)).result()
+
+
+def delete_rule(sdk: Any, name: str, rule: str) -> None:
+    sdk.firewall_rules.begin_delete(GROUP, name, rule).result()
+
+
+def diagnostic_setting(sdk: Any, name: str, setting: str, body: dict[str, Any] | None) -> None:
+    request = HttpRequest("DELETE" if body is None else "PUT",
+                          f"{server_id(name)}/providers/Microsoft.Insights/diagnosticSettings/{setting}",
+                          params={"api-version": "2021-05-01-preview"}, json=body)
+    sdk._send_request(request).raise_for_status()
+
+
+AUDIT_TO_WORKSPACE = {"properties": {
+    "workspaceId": "/subscriptions/x/resourceGroups/sec/providers/Microsoft.OperationalInsights/workspaces/soc",
+    "logs": [{"categoryGroup": "audit", "enabled": True}]}}

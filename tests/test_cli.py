@@ -1,0 +1,120 @@
+"""`mysql-drift replay` and `mysql-drift history` against the local stack's endpoints file."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drift.cli import main, parse_since
+from drift.config import Settings
+from drift.local.arm import ArmStandIn
+from drift.local.receivers import TeamsReceiver
+from tests.helpers import add_rule, create_server, set_parameter
+
+HISTORY_FIELDS = {"server_id", "server", "setting", "before", "after", "verdict", "severity", "why", "event_id",
+                  "event_time", "detected_at", "operation", "changed_by", "client_ip", "correlation_id",
+                  "alert_status"}
+
+
+@pytest.fixture
+def endpoints_file(settings: Settings, tmp_path: Path, arm: ArmStandIn, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DRIFT_NOTIFIERS", "teams")
+    path = tmp_path / "endpoints.json"
+    path.write_text(json.dumps({
+        "arm_endpoint": settings.arm_endpoint, "ca_bundle": settings.arm_ca_bundle, "subscription_id": "x",
+        "storage_connection_string": settings.storage_connection_string, "table_name": settings.table_name,
+        "teams_webhook_url": settings.teams_webhook_url, "teams_messages_url": "", "graph_endpoint": "",
+    }))
+    return path
+
+
+def test_replay_takes_an_array_from_a_file_and_skips_what_is_malformed(
+    endpoints_file: Path, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    create_server(sdk, server_name)
+    add_rule(sdk, server_name, "AllowAll", "0.0.0.0", "255.255.255.255")
+    events = arm.drain_events()
+    events_file = tmp_path / "events.json"
+    events_file.write_text(json.dumps([*events, {"id": "broken"}]))
+
+    assert main(["replay", str(events_file), "--endpoints-file", str(endpoints_file)]) == 0
+
+    out = capsys.readouterr().out
+    assert f"{events[1]['id']}: recorded (1 change(s), 1 alert(s))" in out
+    assert "broken: malformed" in out
+    assert len(teams.messages()) == 1
+
+
+def test_replay_reads_a_single_event_from_stdin(
+    endpoints_file: Path, sdk: Any, arm: ArmStandIn, server_name: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    create_server(sdk, server_name, public_access="Enabled")
+    [event] = arm.drain_events()
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(event)))
+    assert main(["replay", "-", "--endpoints-file", str(endpoints_file)]) == 0
+    assert f"{event['id']}: recorded" in capsys.readouterr().out
+
+
+def test_replay_refuses_text_that_is_not_json(endpoints_file: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["replay", str(bad), "--endpoints-file", str(endpoints_file)]) == 2
+    assert "input is not JSON" in capsys.readouterr().err
+
+
+def test_history_lists_newest_first_as_json_with_the_documented_fields_and_filters(
+    endpoints_file: Path, sdk: Any, arm: ArmStandIn, server_name: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    ep = ["--endpoints-file", str(endpoints_file)]
+    events_file = endpoints_file.parent / "e.json"
+    for write in (lambda: create_server(sdk, server_name, public_access="Enabled"),
+                  lambda: set_parameter(sdk, server_name, "aad_auth_only", "ON"),
+                  lambda: set_parameter(sdk, server_name, "aad_auth_only", "OFF"),
+                  lambda: set_parameter(sdk, server_name, "aad_auth_only", "ON")):
+        write()
+        events_file.write_text(json.dumps(arm.drain_events()))
+        main(["replay", str(events_file), *ep])
+    capsys.readouterr()
+
+    assert main(["history", "--format", "json", "--server", server_name, *ep]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["setting"], r["verdict"]) for r in rows] == [
+        ("aad_auth_only", "strengthened"), ("aad_auth_only", "weakened"), ("public_network_access", "weakened")]
+    assert all(HISTORY_FIELDS <= set(r) for r in rows)
+    assert rows[1]["severity"] == "high" and rows[1]["changed_by"] == "Casey Admin <casey@contoso.example>"
+
+    main(["history", "--format", "json", "--verdict", "strengthened", *ep])
+    assert [r["verdict"] for r in json.loads(capsys.readouterr().out)] == ["strengthened"]
+    main(["history", "--format", "json", "--since", "2999-01-01", *ep])
+    assert json.loads(capsys.readouterr().out) == []
+    main(["history", "--since", "1h", *ep])
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["detected", "server", "setting", "verdict", "severity", "before", "->",
+                                             "after", "by", "alert"]
+    assert "ON -> OFF" in table
+
+
+def test_since_takes_durations_and_dates() -> None:
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    assert parse_since("24h", now) == now - timedelta(hours=24)
+    assert parse_since("7d", now) == now - timedelta(days=7)
+    assert parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(Exception, match="--since takes"):
+        parse_since("last week", now)
+
+
+def test_a_missing_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    for key in ("DRIFT_STORAGE_CONNECTION_STRING", "DRIFT_STORAGE_TABLE_ENDPOINT"):
+        monkeypatch.delenv(key, raising=False)
+    assert main(["history"]) == 2
+    assert "DRIFT_STORAGE_CONNECTION_STRING" in capsys.readouterr().err
