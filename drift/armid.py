@@ -102,10 +102,10 @@ class ResourceId:
             out += f"/resourceGroups/{self.resource_group}"
         if self.namespace is not None:
             out += f"/providers/{self.namespace}"
-            out += "".join(f"/{t}/{n}" for t, n in zip(self.types, self.names))
+            out += "".join(f"/{t}/{n}" for t, n in zip(self.types, self.names, strict=True))
         if self.extension_namespace is not None:
             out += f"/providers/{self.extension_namespace}"
-            out += "".join(f"/{t}/{n}" for t, n in zip(self.extension_types, self.extension_names))
+            out += "".join(f"/{t}/{n}" for t, n in zip(self.extension_types, self.extension_names, strict=True))
         return out
 
     def key(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
@@ -75,9 +76,9 @@ def format_table(records: Sequence[HistoryRecord]) -> str:
         rows.append([r.detected_at[:19].replace("T", " "), r.server, r.setting, r.verdict, r.severity,
                      change if len(change) <= 70 else change[:67] + "...", r.changed_by, r.alert_status])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
 
 
@@ -115,10 +116,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         stack.start_pump(build_engine(stack.settings(["teams", "console"])))
         print(f"local stack up; endpoints in {endpoints_file}", flush=True)
         print(json.dumps(stack.endpoints(), indent=2), flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
-        except KeyboardInterrupt:
-            pass
     finally:
         stack.stop()
     return 0

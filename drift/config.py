@@ -5,9 +5,9 @@
 | `DRIFT_ARM_ENDPOINT`              | ARM base URL (default `https://management.azure.com`)          |
 | `DRIFT_ARM_CA_BUNDLE`             | CA bundle to trust for ARM (local stand-in only)               |
 | `DRIFT_STORAGE_CONNECTION_STRING` | Table Storage by connection string (Azurite, local)            |
-| `DRIFT_STORAGE_TABLE_ENDPOINT`    | Table Storage by managed identity, e.g. `https://acct.table.core.windows.net` |
+| `DRIFT_STORAGE_TABLE_ENDPOINT`    | Table Storage by managed identity (`https://ACCOUNT.table.core.windows.net`) |
 | `DRIFT_TABLE_NAME`                | table of baselines, history and outbox (default `mysqldrift`)  |
-| `DRIFT_NOTIFIERS`                 | comma list: `teams`, `console` (default: `teams` if a webhook is set, else `console`) |
+| `DRIFT_NOTIFIERS`                 | `teams`, `console` (default: `teams` with a webhook, else `console`) |
 | `DRIFT_TEAMS_WEBHOOK_URL`         | Teams Workflows webhook (a secret: a Key Vault reference in Azure) |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """

@@ -220,7 +220,7 @@ class BaselineStore:
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
-        etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results)}
+        etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results, strict=True)}
         for item in queued:
             item.etag = etags.get(item.row_key)
         return queued

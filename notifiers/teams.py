@@ -24,7 +24,7 @@ def _plain(value: object) -> str:
     text = "" if value is None else str(value)
     if len(text) > MAX_VALUE:
         text = text[:MAX_VALUE] + " …[cut]"
-    for ch in "\\*_~`[]<>":
+    for ch in "\\*`[]<>":
         text = text.replace(ch, "\\" + ch)
     return text
 
@@ -50,7 +50,8 @@ def adaptive_card(record: HistoryRecord) -> dict[str, Any]:
         "body": [
             {"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True,
              "color": SEVERITY_COLOR.get(record.severity, "Default"),
-             "text": f"{record.severity.upper()}: {_plain(record.setting)} {record.verdict} on {_plain(record.server)}"},
+             "text": f"{record.severity.upper()}: {_plain(record.setting)} {record.verdict} "
+                     f"on {_plain(record.server)}"},
             {"type": "TextBlock", "wrap": True, "text": _plain(record.why)},
             {"type": "FactSet", "facts": [{"title": t, "value": _plain(v)} for t, v in facts]},
             {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": "Undo"},

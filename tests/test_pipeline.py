@@ -294,7 +294,7 @@ def test_arm_throttling_is_retried_and_a_persistent_outage_fails_the_event_witho
     assert len(history(engine, baseline_server)) == 1, "nothing was recorded from a failed read"
     arm.clear_faults()
     engine.handle_many(events)
-    assert [r.setting for r in history(engine, baseline_server)][0] == "require_secure_transport"
+    assert history(engine, baseline_server)[0].setting == "require_secure_transport"
 
 
 def test_a_malformed_event_is_logged_and_skipped_and_the_rest_of_the_batch_is_processed(

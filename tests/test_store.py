@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +36,8 @@ def test_keys_encode_arm_ids_reversibly_without_characters_the_service_refuses(v
 
 
 def test_keys_stay_readable() -> None:
-    assert encode_key(SERVER) == "subscriptions|s|resourcegroups|rg.1(x)|providers|microsoft.dbformysql|flexibleservers|db1"
+    expected = "subscriptions|s|resourcegroups|rg.1(x)|providers|microsoft.dbformysql|flexibleservers|db1"
+    assert encode_key(SERVER) == expected
 
 
 def test_a_commit_writes_baseline_history_and_outbox_together(store: BaselineStore) -> None:
