@@ -41,8 +41,14 @@ def settings_state(settings: list[dict[str, Any]] | None) -> list[dict[str, Any]
     return sorted(out, key=lambda s: s["name"].lower())
 
 
+def _short(destination: str) -> str:
+    """`workspace:/subscriptions/.../workspaces/soc` as `workspace soc`."""
+    kind, _, target = destination.partition(":")
+    return f"{kind} {target.rstrip('/').rsplit('/', 1)[-1]}"
+
+
 def _audit_sinks(state: list[dict[str, Any]]) -> set[str]:
-    return {f"{s['name']} -> {d}" for s in state if s["audit"] for d in s["destinations"]}
+    return {f"{s['name']} -> {_short(d)}" for s in state if s["audit"] for d in s["destinations"]}
 
 
 def describe(state: list[dict[str, Any]] | None) -> str:
@@ -50,7 +56,7 @@ def describe(state: list[dict[str, Any]] | None) -> str:
         return "no diagnostic settings"
     parts = []
     for s in state:
-        where = ", ".join(s["destinations"]) or "no destination"
+        where = ", ".join(map(_short, s["destinations"])) or "no destination"
         parts.append(f"{s['name']} ({'audit' if s['audit'] else 'no audit'} to {where})")
     return "; ".join(parts)
 
