@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,19 @@ from drift.local.receivers import GraphReceiver, TeamsReceiver
 from drift.local.tls import LocalCA
 from drift.runtime import build_engine
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.exists():  # CI clones the project with shared/ beside it
-    FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+def _find_fixtures() -> Path:
+    """The official examples in `shared/fixtures`, beside the clone (`DRIFT_FIXTURES` overrides)."""
+    if os.environ.get("DRIFT_FIXTURES"):
+        return Path(os.environ["DRIFT_FIXTURES"])
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "fixtures"
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("shared/fixtures not found beside the clone; set DRIFT_FIXTURES")
+
+
+FIXTURES = _find_fixtures()
 logging.getLogger("azure").setLevel(logging.WARNING)
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 GROUP = "rg-tests"
