@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,8 @@ def engine() -> DriftEngine:
     global _engine
     with _lock:
         if _engine is None:
+            # azure-core logs every request and response at INFO: that is Application Insights cost, not signal.
+            logging.getLogger("azure").setLevel(logging.WARNING)
             _engine = build_engine(Settings.from_env())
         return _engine
 

@@ -27,16 +27,8 @@ from drift.local.credential import (
 )
 from drift.local.receivers import GraphReceiver, TeamsReceiver
 from drift.local.tls import LocalCA
+from tests.conftest import FIXTURES
 
-_HERE = Path(__file__).resolve()
-FIXTURES = next(
-    (
-        p
-        for p in (_HERE.parents[2] / "shared" / "fixtures", _HERE.parents[1] / "shared" / "fixtures")
-        if p.exists()
-    ),
-    _HERE.parents[2] / "shared" / "fixtures",
-)
 MYSQL_EXAMPLES = FIXTURES / "arm" / "mysql-flexible-2024-12-30"
 DIAG_EXAMPLES = FIXTURES / "arm" / "monitor-diagnostic-settings-2021-05-01-preview"
 EVENT_EXAMPLES = FIXTURES / "eventgrid" / "event-grid-schema"
@@ -58,24 +50,17 @@ def example_body(name: str, status: str = "200") -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# fixtures (module-local on purpose: conftest.py belongs to the rest of the suite)
-
-
-@pytest.fixture(scope="module")
-def local_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA.create(tmp_path_factory.mktemp("standin-ca"))
-
-
-@pytest.fixture(scope="module")
-def standin_session(local_ca: LocalCA) -> Iterator[ArmStandIn]:
-    with ArmStandIn(local_ca.server_context()) as standin:
-        yield standin
+# fixtures: the suite's shared CA and stand-in (conftest.py), under the names used here
 
 
 @pytest.fixture
-def standin(standin_session: ArmStandIn) -> ArmStandIn:
-    standin_session.reset()
-    return standin_session
+def local_ca(ca: LocalCA) -> LocalCA:
+    return ca
+
+
+@pytest.fixture
+def standin(arm: ArmStandIn) -> ArmStandIn:
+    return arm
 
 
 @pytest.fixture
