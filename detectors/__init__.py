@@ -5,6 +5,14 @@ out of that read's JSON (`state`), what is wrong with a state (`issues`), and ho
 from one state to another moves security (`judge`). It does no I/O and sees no SDK objects:
 the readers in `drift.readers` collect, detectors judge.
 
+Both take a `Context`: the policy (the desired state) and the states of the server's other
+settings, because some verdicts depend on them: a firewall rule matters only while public
+access is on, and Entra-only auth without an Entra admin locks everybody out.
+
+Each detector carries its metadata as data (title, Microsoft cloud security benchmark control,
+severity rules, remediation, the `az` command that undoes a weakening, a documentation link);
+alerts, history and the README table all read it from here.
+
 Modules register themselves with `@detector(...)`; the registry is keyed by the read a detector
 watches, so the event router asks "which reads does this event touch" and nothing more.
 """
@@ -12,16 +20,18 @@ watches, so the event router asks "which reads does this event touch" and nothin
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from drift.model import Judgement, Severity, Verdict, worst
+from drift.policy import Policy
 
-MODULES = ("firewall", "public_access", "entra_only", "tls", "diagnostics", "entra_admin", "defender",
-           "private_endpoints")
+MODULES = ("firewall", "public_access", "network_isolation", "entra_only", "entra_admin", "tls", "audit_log",
+           "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags")
 
 CONFIGURATION_PREFIX = "configuration/"
+LEARN = "https://learn.microsoft.com/azure/mysql/flexible-server/"
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,28 @@ class Issue:
     key: str
     severity: Severity
     why: str
+    target: str | None = None  # what to undo, e.g. a firewall rule's name
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a detector may know beyond the state it judges."""
+
+    policy: Policy = field(default_factory=Policy)
+    others: Mapping[str, Any] = field(default_factory=dict)
+    server_id: str = ""
+
+    @property
+    def subscription_id(self) -> str:
+        parts = self.server_id.strip("/").split("/")
+        return parts[1].lower() if len(parts) > 1 else ""
+
+    def other(self, setting: str, default: Any = None) -> Any:
+        return self.others.get(setting, default)
+
+
+Issues = Callable[[Any, Context], list[Issue]]
+Judge = Callable[[Any, Any, Context], Judgement | None]
 
 
 @dataclass(frozen=True)
@@ -38,35 +70,39 @@ class Detector:
     setting: str
     reads: str
     title: str
+    control: str
+    severity_rules: str
     remediation: str
+    command: str
+    doc_url: str
     state: Callable[[Any], Any]
-    issues: Callable[[Any], list[Issue]]
-    judge: Callable[[Any, Any], Judgement]
+    issues: Issues
+    judge: Judge
     describe: Callable[[Any], str]
 
-    def first_seen(self, state: Any) -> Judgement | None:
+    def first_seen(self, state: Any, ctx: Context) -> Judgement | None:
         """A finding when a state seen for the first time already falls short, else None."""
-        found = self.issues(state)
+        found = self.issues(state, ctx)
         if not found:
             return None
         return Judgement(Verdict.WEAKENED, worst([i.severity for i in found]),
-                         "first seen: " + "; ".join(i.why for i in found))
+                         "; ".join(i.why for i in found), tuple(i.target for i in found if i.target))
 
 
 _REGISTRY: dict[str, Detector] = {}
 
 
-def compare_issues(issues: Callable[[Any], list[Issue]]) -> Callable[[Any, Any], Judgement]:
+def compare_issues(issues: Issues) -> Judge:
     """The usual judgement: a change weakens when it brings an issue the old state did not have."""
 
-    def judge(before: Any, after: Any) -> Judgement:
-        old = {i.key: i for i in issues(before)}
-        new = {i.key: i for i in issues(after)}
+    def judge(before: Any, after: Any, ctx: Context) -> Judgement:
+        old = {i.key: i for i in issues(before, ctx)}
+        new = {i.key: i for i in issues(after, ctx)}
         added = [i for k, i in new.items() if k not in old]
         removed = [i for k, i in old.items() if k not in new]
         if added:
             return Judgement(Verdict.WEAKENED, worst([i.severity for i in added]),
-                             "; ".join(i.why for i in added))
+                             "; ".join(i.why for i in added), tuple(i.target for i in added if i.target))
         if removed:
             return Judgement(Verdict.STRENGTHENED, Severity.INFO,
                              "resolved: " + "; ".join(i.why for i in removed))
@@ -80,18 +116,22 @@ def detector(
     *,
     reads: str,
     title: str,
+    control: str,
+    severity_rules: str,
     remediation: str,
+    command: str,
+    doc_url: str,
     state: Callable[[Any], Any],
     describe: Callable[[Any], str],
-    judge: Callable[[Any, Any], Judgement] | None = None,
-) -> Callable[[Callable[[Any], list[Issue]]], Callable[[Any], list[Issue]]]:
-    """Register the decorated `issues(state)` function as the detector of `setting`."""
+    judge: Judge | None = None,
+) -> Callable[[Issues], Issues]:
+    """Register the decorated `issues(state, ctx)` function as the detector of `setting`."""
 
-    def register(issues: Callable[[Any], list[Issue]]) -> Callable[[Any], list[Issue]]:
+    def register(issues: Issues) -> Issues:
         if setting in _REGISTRY:
             raise ValueError(f"two detectors for setting {setting!r}")
-        _REGISTRY[setting] = Detector(setting, reads, title, remediation, state, issues,
-                                      judge or compare_issues(issues), describe)
+        _REGISTRY[setting] = Detector(setting, reads, title, control, severity_rules, remediation, command,
+                                      doc_url, state, issues, judge or compare_issues(issues), describe)
         return issues
 
     return register
@@ -119,6 +159,11 @@ def watching(read: str) -> list[Detector]:
     return [d for d in _REGISTRY.values() if d.reads == read]
 
 
+def all_reads() -> list[str]:
+    """Every read some detector needs: what a full posture check of one server costs."""
+    return reads_of(all_detectors())
+
+
 def tracked_parameters() -> list[str]:
     """Server parameters some detector watches, e.g. `tls_version`."""
     _load()
@@ -127,7 +172,8 @@ def tracked_parameters() -> list[str]:
 
 
 def reads_of(detectors: Iterable[Detector]) -> list[str]:
-    return sorted({d.reads for d in detectors})
+    order = {"server": 0}
+    return sorted({d.reads for d in detectors}, key=lambda r: (order.get(r, 1), r))
 
 
 def parameter_value(configuration: dict[str, Any] | None) -> str | None:
@@ -136,3 +182,12 @@ def parameter_value(configuration: dict[str, Any] | None) -> str | None:
         return None
     value = (configuration.get("properties") or {}).get("value")
     return value.strip().upper() if isinstance(value, str) else None
+
+
+def server_properties(server: dict[str, Any] | None) -> dict[str, Any]:
+    return (server or {}).get("properties") or {}
+
+
+def capitalized(value: Any) -> str | None:
+    """ARM enums come in any case: `enabled`, `Enabled`, `ENABLED`."""
+    return value[:1].upper() + value[1:].lower() if isinstance(value, str) and value else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors import Issue, detector
+from detectors import LEARN, Context, Issue, detector
 from drift.model import Judgement, Severity, Verdict
 
 AUDIT_CATEGORIES = {"mysqlauditlogs"}
@@ -47,7 +47,7 @@ def _short(destination: str) -> str:
     return f"{kind} {target.rstrip('/').rsplit('/', 1)[-1]}"
 
 
-def _audit_sinks(state: list[dict[str, Any]]) -> set[str]:
+def audit_sinks(state: list[dict[str, Any]]) -> set[str]:
     return {f"{s['name']} -> {_short(d)}" for s in state if s["audit"] for d in s["destinations"]}
 
 
@@ -61,13 +61,21 @@ def describe(state: list[dict[str, Any]] | None) -> str:
     return "; ".join(parts)
 
 
-def judge(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> Judgement:
-    old, new = _audit_sinks(before), _audit_sinks(after)
+def _recorded_note(ctx: Context) -> str:
+    return "; the server records audit events that now go nowhere" if ctx.other("audit_log_enabled") == "ON" else ""
+
+
+def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Context) -> Judgement:
+    old, new = audit_sinks(before), audit_sinks(after)
     lost, gained = sorted(old - new), sorted(new - old)
     if lost:
-        severity = Severity.HIGH if not new else Severity.MEDIUM
-        tail = "audit logs are now shipped nowhere" if not new else "other destinations still receive them"
-        return Judgement(Verdict.WEAKENED, severity, f"audit logs no longer reach {', '.join(lost)}; {tail}")
+        if new:
+            return Judgement(Verdict.WEAKENED, Severity.MEDIUM,
+                             f"audit logs no longer reach {', '.join(lost)}; other destinations still receive them",
+                             tuple(lost))
+        return Judgement(Verdict.WEAKENED, Severity.HIGH,
+                         f"audit logs no longer reach {', '.join(lost)}; they are now shipped nowhere"
+                         + _recorded_note(ctx), tuple(lost))
     if gained:
         return Judgement(Verdict.STRENGTHENED, Severity.INFO, f"audit logs now reach {', '.join(gained)}")
     return Judgement(Verdict.CHANGED, Severity.INFO, "diagnostic settings changed; audit shipping unchanged")
@@ -77,13 +85,18 @@ def judge(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> Judgemen
     "diagnostic_settings",
     reads="diagnostic_settings",
     title="Audit log shipping (diagnostic settings)",
-    remediation="az monitor diagnostic-settings create --resource {server_id} -n audit "
-                "--workspace <workspace-id> --logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'",
+    control="LT-4",
+    severity_rules="high: audit logs shipped nowhere; medium: one destination of several lost",
+    remediation="Send the MySqlAuditLogs category (or the audit category group) to the security workspace.",
+    command="az monitor diagnostic-settings create --resource {server_id} -n audit --workspace <workspace-id> "
+            "--logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'",
+    doc_url=LEARN + "tutorial-configure-audit",
     state=settings_state,
     describe=describe,
     judge=judge,
 )
-def issues(state: list[dict[str, Any]]) -> list[Issue]:
-    if not _audit_sinks(state):
-        return [Issue("unshipped", Severity.HIGH, "audit logs (MySqlAuditLogs) are sent to no destination")]
-    return []
+def issues(state: list[dict[str, Any]], ctx: Context) -> list[Issue]:
+    if audit_sinks(state) or not ctx.policy.desired.audit_shipped:
+        return []
+    return [Issue("unshipped", Severity.HIGH,
+                  "audit logs (MySqlAuditLogs) are sent to no destination" + _recorded_note(ctx))]

@@ -1,28 +1,41 @@
-"""Public network access: whether the server has an internet-facing endpoint at all."""
+"""Public network access: whether the server has an internet-facing endpoint at all.
+
+Turning it on while broad firewall rules exist opens the server at once: critical, and the
+alert names those rules.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from detectors import Issue, detector
+from detectors import LEARN, Context, Issue, capitalized, detector, server_properties
+from detectors.firewall import broad_rules
 from drift.model import Severity
 
 
 def network_state(server: dict[str, Any] | None) -> str | None:
-    network = ((server or {}).get("properties") or {}).get("network") or {}
-    value = network.get("publicNetworkAccess")
-    return value.capitalize() if isinstance(value, str) else None
+    return capitalized((server_properties(server).get("network") or {}).get("publicNetworkAccess"))
 
 
 @detector(
     "public_network_access",
     reads="server",
     title="Public network access",
-    remediation="az mysql flexible-server update -g {resource_group} -n {server} --public-access Disabled",
+    control="NS-2",
+    severity_rules="high: Enabled; critical: Enabled while rules open the internet, all of Azure or a wide range",
+    remediation="Disable public network access and reach the server through a private endpoint or its VNet.",
+    command="az mysql flexible-server update -g {resource_group} -n {server} --public-access Disabled",
+    doc_url=LEARN + "concepts-networking-public",
     state=network_state,
     describe=lambda s: s or "not set",
 )
-def issues(state: str | None) -> list[Issue]:
-    if state == "Enabled":
-        return [Issue("public", Severity.HIGH, "public network access is Enabled: the server has an internet endpoint")]
-    return []
+def issues(state: str | None, ctx: Context) -> list[Issue]:
+    if state != "Enabled" or ctx.policy.desired.public_network_access == "Enabled":
+        return []
+    broad = broad_rules(ctx.other("firewall_rules"), ctx)
+    if broad:
+        names = ", ".join(i.target or "" for i in broad)
+        return [Issue("public+rules", Severity.CRITICAL,
+                      f"public network access is Enabled while firewall rules {names} admit broad ranges; "
+                      + "; ".join(i.why for i in broad))]
+    return [Issue("public", Severity.HIGH, "public network access is Enabled: the server has an internet endpoint")]

@@ -1,19 +1,19 @@
 """Encryption in transit: `tls_version` and `require_secure_transport`, each with its own verdict.
 
-`tls_version` is a comma list (`TLSv1.2,TLSv1.3`); every version it admits that is weaker
-than TLS 1.3 is an issue of its own, so dropping 1.3-only for 1.2 weakens (medium) and
-admitting 1.0 or 1.1 weakens more (high). A value this detector does not know is reported as
-such rather than guessed at.
+`tls_version` is a comma list (`TLSv1.2,TLSv1.3`); every version it admits beyond the policy's
+(TLS 1.3 only by default) is an issue of its own, so dropping 1.3-only for 1.2 weakens
+(medium) and admitting 1.0 or 1.1 weakens more (high). A value this detector does not know is
+reported as such rather than guessed at.
 """
 
 from __future__ import annotations
 
-from detectors import Issue, detector, parameter_value
+from detectors import LEARN, Context, Issue, detector, parameter_value
 from drift.model import Severity
 
 KNOWN_VERSIONS = {"TLSV1": "TLSv1.0", "TLSV1.0": "TLSv1.0", "TLSV1.1": "TLSv1.1", "TLSV1.2": "TLSv1.2",
                   "TLSV1.3": "TLSv1.3"}
-WEAK = {"TLSv1.0": Severity.HIGH, "TLSv1.1": Severity.HIGH, "TLSv1.2": Severity.MEDIUM}
+DEPRECATED = {"TLSv1.0", "TLSv1.1"}
 
 
 def tls_versions(value: str | None) -> list[str]:
@@ -25,23 +25,31 @@ def tls_versions(value: str | None) -> list[str]:
 @detector(
     "tls_version",
     reads="configuration/tls_version",
-    title="Minimum TLS version",
-    remediation="az mysql flexible-server parameter set -g {resource_group} -s {server} -n tls_version "
-                "--value TLSv1.3 (static: restart the server to apply)",
+    title="TLS versions",
+    control="DP-3",
+    severity_rules="high: TLS 1.0 or 1.1 allowed; medium: TLS 1.2 allowed where the policy wants 1.3 only, "
+                   "an unknown value, or no value",
+    remediation="Allow only TLS 1.3 (or the versions the policy allows); tls_version is static: restart to apply.",
+    command="az mysql flexible-server parameter set -g {resource_group} -s {server} -n tls_version --value TLSv1.3 "
+            "&& az mysql flexible-server restart -g {resource_group} -n {server}",
+    doc_url=LEARN + "concepts-networking-ssl-tls",
     state=parameter_value,
     describe=lambda s: s or "not set",
 )
-def tls_version_issues(state: str | None) -> list[Issue]:
+def tls_version_issues(state: str | None, ctx: Context) -> list[Issue]:
     tokens = tls_versions(state)
     if not tokens:
         return [Issue("missing", Severity.MEDIUM, "tls_version is not set")]
+    allowed = set(ctx.policy.desired.tls_versions)
     found = []
     for token in tokens:
         version = KNOWN_VERSIONS.get(token)
         if version is None:
             found.append(Issue(f"unknown:{token}", Severity.MEDIUM, f"tls_version has an unknown value {token!r}"))
-        elif version in WEAK:
-            found.append(Issue(f"allows:{version}", WEAK[version], f"allows {version} (not TLS 1.3 only)"))
+        elif version not in allowed:
+            severity = Severity.HIGH if version in DEPRECATED else Severity.MEDIUM
+            found.append(Issue(f"allows:{version}", severity,
+                               f"allows {version} (policy allows {', '.join(sorted(allowed))})"))
     return found
 
 
@@ -49,13 +57,17 @@ def tls_version_issues(state: str | None) -> list[Issue]:
     "require_secure_transport",
     reads="configuration/require_secure_transport",
     title="Require secure transport",
-    remediation="az mysql flexible-server parameter set -g {resource_group} -s {server} "
-                "-n require_secure_transport --value ON",
+    control="DP-3",
+    severity_rules="high: OFF (unencrypted connections accepted); medium: an unexpected value",
+    remediation="Require TLS for every connection.",
+    command="az mysql flexible-server parameter set -g {resource_group} -s {server} -n require_secure_transport "
+            "--value ON",
+    doc_url=LEARN + "concepts-networking-ssl-tls",
     state=parameter_value,
     describe=lambda s: s or "not set",
 )
-def secure_transport_issues(state: str | None) -> list[Issue]:
-    if state == "ON":
+def secure_transport_issues(state: str | None, ctx: Context) -> list[Issue]:
+    if state == "ON" or ctx.policy.desired.require_secure_transport == "OFF":
         return []
     if state == "OFF":
         return [Issue("off", Severity.HIGH, "require_secure_transport is OFF: unencrypted connections are accepted")]

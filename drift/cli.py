@@ -18,6 +18,7 @@ from pathlib import Path
 from drift.config import ConfigError, Settings
 from drift.events import MalformedEvent, load_events
 from drift.model import HistoryRecord, Verdict
+from drift.policy import PolicyError
 
 log = logging.getLogger("mysql-drift")
 
@@ -171,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, PolicyError) as exc:
         print(f"mysql-drift: configuration error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:

@@ -9,6 +9,7 @@
 | `DRIFT_TABLE_NAME`                | table of baselines, history and outbox (default `mysqldrift`)  |
 | `DRIFT_NOTIFIERS`                 | `teams`, `console` (default: `teams` with a webhook, else `console`) |
 | `DRIFT_TEAMS_WEBHOOK_URL`         | Teams Workflows webhook (a secret: a Key Vault reference in Azure) |
+| `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
 
@@ -39,6 +40,7 @@ class Settings:
     notifiers: list[str] = field(default_factory=list)
     teams_webhook_url: str | None = field(default=None, repr=False)
     managed_identity_client_id: str | None = None
+    policy_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -58,6 +60,7 @@ class Settings:
             notifiers=notifiers,
             teams_webhook_url=env.get("DRIFT_TEAMS_WEBHOOK_URL") or None,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+            policy_file=env.get("DRIFT_POLICY_FILE") or None,
         )
 
     @classmethod
@@ -78,6 +81,7 @@ class Settings:
             table_name=data.get("table_name") or base.table_name,
             notifiers=base.notifiers if env.get("DRIFT_NOTIFIERS") else ["teams", "console"],
             teams_webhook_url=data.get("teams_webhook_url"),
+            policy_file=base.policy_file,
         )
 
     def validate(self) -> None:

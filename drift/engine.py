@@ -4,6 +4,10 @@ For one event: load the server's baselines (one table query), re-read only the s
 event touched (one ARM read per setting), let each setting's detector judge the difference,
 commit baselines + history + outbox in one transaction, then deliver the outbox.
 
+A server with no open baseline (new, or seen for the first time) gets a full posture check
+instead: every watched setting is read once, every gap against the policy is recorded, and
+the gaps go out as one alert, not one per setting.
+
 Why the order matters. Baselines are read *before* ARM, and the commit is conditional on their
 ETags. If another invocation commits in between, ours fails and starts over with a fresh read
 of both; so a state read earlier can never overwrite one read later, whatever order the events
@@ -26,13 +30,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import detectors
+from detectors import Context
 from drift import routing
 from drift.armid import ServerRef
 from drift.events import ArmEvent, MalformedEvent, parse_event
-from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
+from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, Verdict
+from drift.policy import Policy
 from drift.readers import ServerGone
 from drift.routing import Plan
-from drift.store import BaselineStore, Change, ConcurrentUpdate, OutboxItem
+from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,7 @@ class StateReader(Protocol):
 class Notifier(Protocol):
     name: str
 
-    def send(self, record: HistoryRecord) -> None: ...
+    def send(self, alert: Alert) -> None: ...
 
 
 class RetryableFailure(Exception):
@@ -61,12 +67,15 @@ class Outcome:
     detail: str = ""
 
 
-def remediation(template: str, ref: ServerRef) -> str:
-    """The detector's undo command for this server (`{server}`, `{resource_group}`, `{server_id}`)."""
+def remediation(template: str, ref: ServerRef, targets: tuple[str, ...] = ()) -> str:
+    """The detector's undo command for this server, once per target (`{target}`) where it has any."""
     values = {"{server}": ref.name, "{resource_group}": ref.server.resource_group or "", "{server_id}": ref.server_id}
     for placeholder, value in values.items():
         template = template.replace(placeholder, value)
-    return template
+    if "{target}" not in template:
+        return template
+    return " ; ".join(template.replace("{target}", t) for t in targets) if targets else template.replace(
+        "{target}", "<name>")
 
 
 def _canonical(state: Any) -> str:
@@ -79,10 +88,11 @@ def _now() -> datetime:
 
 class DriftEngine:
     def __init__(self, reader: StateReader, store: BaselineStore, notifiers: Sequence[Notifier], *,
-                 clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
+                 policy: Policy | None = None, clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
         self.reader = reader
         self.store = store
         self.notifiers = list(notifiers)
+        self.policy = policy or Policy()
         self.clock = clock
         self.max_attempts = max_attempts
         self.owner = uuid.uuid4().hex
@@ -125,15 +135,19 @@ class DriftEngine:
         outcome = Outcome(event.id, "unchanged")
         for _attempt in range(self.max_attempts):
             rows = self.store.load(ref.server_id)
+            baselines = {s: b for s, b in rows.baselines.items() if not b.closed}
+            posture = not baselines
             try:
-                states = self._read(plan, outcome)
+                states = self._read(plan, detectors.all_reads() if posture else plan.reads, outcome)
             except ServerGone:
                 log.info("event %s: server %s no longer exists; nothing to re-check", event.id, ref.server_id)
                 outcome.status = "server_gone"
                 return outcome
+            ctx = Context(self.policy, {s: b.state for s, b in baselines.items()} | states, ref.server_id)
             now = self.clock()
             changes = [c for setting, state in states.items()
-                       if (c := self._change(event, plan, setting, state, rows.baselines.get(setting), now))]
+                       if (c := self._change(event, ref, setting, state, rows.baselines.get(setting), ctx, now,
+                                             posture))]
             try:
                 queued = self.store.commit(ref.server_id, ref.name, changes, owner=self.owner, now=now)
             except ConcurrentUpdate:
@@ -150,40 +164,46 @@ class DriftEngine:
             return outcome
         raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
 
-    def _read(self, plan: Plan, outcome: Outcome) -> dict[str, Any]:
+    def _read(self, plan: Plan, reads: list[str], outcome: Outcome) -> dict[str, Any]:
         states: dict[str, Any] = {}
-        for read in plan.reads:
+        for read in reads:
             data = self.reader.read(plan.server, read)
             outcome.reads += 1
             for detector in detectors.watching(read):
                 states[detector.setting] = detector.state(data)
         return states
 
-    def _change(self, event: ArmEvent, plan: Plan, setting: str, state: Any, baseline: Any,
-                now: datetime) -> Change | None:
+    def _change(self, event: ArmEvent, ref: ServerRef, setting: str, state: Any, baseline: Baseline | None,
+                ctx: Context, now: datetime, posture: bool) -> Change | None:
         detector = detectors.by_setting(setting)
+        judgement: Judgement | None
         if baseline is None or baseline.closed:
-            judgement = detector.first_seen(state)
-            before = None
+            judgement, before = detector.first_seen(state, ctx), None
         elif _canonical(baseline.state) == _canonical(state):
             return None
         else:
-            judgement = detector.judge(baseline.state, state)
-            before = detector.describe(baseline.state)
+            judgement, before = detector.judge(baseline.state, state, ctx), detector.describe(baseline.state)
         if judgement is None:
-            return Change(setting, state, baseline, None, alert=False)
-        alert = judgement.verdict == Verdict.WEAKENED and judgement.severity != Severity.INFO
-        ref = plan.server
+            return Change(setting, state, baseline, None)
+        exemption = self.policy.exemption(
+            server_id=ref.server_id, server_name=ref.name, resource_group=ref.server.resource_group or "",
+            tags=ctx.other("server_tags") or {}, setting=setting, now=now)
+        alert = (judgement.verdict == Verdict.WEAKENED and judgement.severity != Severity.INFO
+                 and judgement.severity.rank >= Severity(self.policy.min_alert_severity).rank)
+        status = AlertStatus.PENDING if alert else AlertStatus.NOT_REQUIRED
+        if alert and exemption is not None:
+            alert, status = False, AlertStatus.SUPPRESSED
         record = HistoryRecord(
             server_id=ref.server_id, server=ref.name, setting=setting, before=before,
             after=detector.describe(state), verdict=judgement.verdict.value, severity=judgement.severity.value,
             why=judgement.why, event_id=event.id, event_time=event.time.isoformat(), detected_at=now.isoformat(),
             operation=event.operation_name or event.kind, changed_by=event.caller.display,
-            client_ip=event.client_ip, correlation_id=event.correlation_id,
-            alert_status=(AlertStatus.PENDING if alert else AlertStatus.NOT_REQUIRED).value,
-            remediation=remediation(detector.remediation, ref),
+            client_ip=event.client_ip, correlation_id=event.correlation_id, alert_status=status.value,
+            remediation=remediation(detector.command, ref, judgement.targets), control=detector.control,
+            exemption=(f"{exemption.reason} (until {exemption.expires.date().isoformat()})"
+                       if exemption is not None else None),
         )
-        return Change(setting, state, baseline, record, alert=alert)
+        return Change(setting, state, baseline, record, (POSTURE if posture else setting) if alert else None)
 
     def _close(self, plan: Plan) -> Outcome:
         event, ref = plan.event, plan.server
@@ -217,17 +237,17 @@ class DriftEngine:
         for item in items:
             try:
                 for notifier in self.notifiers:
-                    notifier.send(item.record)
+                    notifier.send(item.alert)
             except Exception as exc:
-                errors.append(f"{item.record.setting}: {exc}")
-                log.warning("alert for %s on %s not delivered, kept pending: %s", item.record.setting,
-                            item.record.server, exc)
+                errors.append(f"{', '.join(r.setting for r in item.alert.records)}: {exc}")
+                log.warning("alert for %s not delivered, kept pending: %s", item.alert.server, exc)
                 self.store.release(server_id, item, error=str(exc))
                 continue
             self.store.delivered(server_id, item, now=self.clock())
             outcome.alerts_sent += 1
+            sent = {(r.event_id, r.setting) for r in item.alert.records}
             for record in outcome.records:
-                if record.event_id == item.record.event_id and record.setting == item.record.setting:
+                if (record.event_id, record.setting) in sent:
                     record.alert_status = AlertStatus.SENT.value
         if errors:
             raise RetryableFailure("alert delivery failed: " + "; ".join(errors))

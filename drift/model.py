@@ -37,6 +37,7 @@ def worst(severities: list[Severity]) -> Severity:
 class AlertStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    SUPPRESSED = "suppressed"  # an exemption covers it: recorded, not alerted
     NOT_REQUIRED = "none"
 
 
@@ -47,6 +48,7 @@ class Judgement:
     verdict: Verdict
     severity: Severity
     why: str
+    targets: tuple[str, ...] = ()  # what the undo command acts on, e.g. firewall rule names
 
 
 @dataclass
@@ -70,6 +72,8 @@ class HistoryRecord:
     correlation_id: str | None
     alert_status: str
     remediation: str | None = None
+    control: str | None = None
+    exemption: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,3 +89,23 @@ class HistoryRecord:
     @property
     def detected(self) -> datetime:
         return datetime.fromisoformat(self.detected_at)
+
+
+@dataclass
+class Alert:
+    """What one notification carries: one change, or every gap a new server's posture check found."""
+
+    kind: str  # "change" or "posture"
+    records: list[HistoryRecord]
+
+    @property
+    def server(self) -> str:
+        return self.records[0].server
+
+    @property
+    def server_id(self) -> str:
+        return self.records[0].server_id
+
+    @property
+    def severity(self) -> Severity:
+        return worst([Severity(r.severity) for r in self.records])

@@ -101,8 +101,9 @@ class ArmReader:
             "configuration": lambda c, g, n, a: c.configurations.get(g, n, a).serialize(keep_readonly=True),
             "administrators": lambda c, g, n, _a: [r.serialize(keep_readonly=True)
                                                    for r in c.azure_ad_administrators.list_by_server(g, n)],
-            "private_endpoints": lambda c, g, n, _a: [r.serialize(keep_readonly=True)
-                                                      for r in c.private_endpoint_connections.list_by_server(g, n)],
+            "private_endpoints": lambda c, g, n, _a: [  # not paged: one result with a `value` list
+                r.serialize(keep_readonly=True)
+                for r in c.private_endpoint_connections.list_by_server(g, n).value or []],
             "threat_protection": lambda c, g, n, _a: c.advanced_threat_protection_settings.get(
                 g, n, "Default").serialize(keep_readonly=True),
             "diagnostic_settings": self._diagnostic_settings,

@@ -9,6 +9,7 @@ from typing import Any
 
 from drift.config import Settings
 from drift.engine import DriftEngine, Notifier
+from drift.policy import load_policy
 from drift.readers import ArmReader
 from drift.store import BaselineStore
 
@@ -53,7 +54,8 @@ def build_engine(settings: Settings) -> DriftEngine:
     settings.validate()
     reader = ArmReader(_credential(settings), base_url=settings.arm_endpoint,
                        connection_verify=settings.arm_ca_bundle or True)
-    return DriftEngine(reader, build_store(settings), build_notifiers(settings))
+    return DriftEngine(reader, build_store(settings), build_notifiers(settings),
+                       policy=load_policy(settings.policy_file))
 
 
 def engine() -> DriftEngine:

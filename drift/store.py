@@ -8,8 +8,9 @@ re-reads and tries again.
 
 Row keys, readable in Storage Explorer:
 - `baseline|{setting}`: the accepted state of one setting.
-- `baseline|{setting}|outbox|{history row key}`: an alert not yet delivered. It sits under its
-  baseline so that one range query returns a server's baselines and its undelivered alerts.
+- `baseline|~outbox|{history row key}`: an alert not yet delivered (one change, or the gaps of a
+  new server). `~` sorts after every setting name, so one range query returns a server's
+  baselines and its undelivered alerts.
 - `history|{inverted ms}|{setting}|{event}`: one detected change; newest sorts first.
 """
 
@@ -24,14 +25,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
-from drift.model import AlertStatus, HistoryRecord
+from drift.model import Alert, AlertStatus, HistoryRecord
 
 log = logging.getLogger(__name__)
 
 BASELINE = "baseline|"
 HISTORY = "history|"
-OUTBOX = "|outbox|"
+OUTBOX = BASELINE + "~outbox|"
 MAX_TRANSACTION = 100
+POSTURE = "posture"  # the alert group of a new server's full posture check
 _MAX_MS = 10**13 - 1
 _UNSAFE = re.compile(r"[%|#?\\\x00-\x1f\x7f]")
 
@@ -66,10 +68,9 @@ class Baseline:
 
 @dataclass
 class OutboxItem:
-    setting: str
     row_key: str
-    history_row_key: str
-    record: HistoryRecord
+    alert: Alert
+    history_row_keys: list[str]
     etag: str | None
     lease_owner: str | None
     lease_until: datetime | None
@@ -90,13 +91,16 @@ class ServerRows:
 
 @dataclass
 class Change:
-    """One row set to commit: the setting's new baseline and, if recorded, its history row."""
+    """One row set to commit: the setting's new baseline and, if recorded, its history row.
+
+    Changes with the same `alert_group` are delivered as one alert; None means no alert.
+    """
 
     setting: str
     state: Any
     previous: Baseline | None
     record: HistoryRecord | None
-    alert: bool
+    alert_group: str | None = None
 
 
 class ConcurrentUpdate(Exception):
@@ -152,11 +156,12 @@ class BaselineStore:
         )
         for entity in entities:
             rk = entity["RowKey"]
-            if OUTBOX in rk:
+            if rk.startswith(OUTBOX):
                 lease = entity.get("lease_until")
+                records = [HistoryRecord.from_dict(r) for r in json.loads(entity["records"])]
                 rows.outbox.append(OutboxItem(
-                    setting=entity.get("setting", ""), row_key=rk, history_row_key=entity["history_row_key"],
-                    record=HistoryRecord.from_dict(json.loads(entity["record"])),
+                    row_key=rk, alert=Alert(entity.get("kind", "change"), records),
+                    history_row_keys=json.loads(entity["history_row_keys"]),
                     etag=entity.metadata.get("etag"), lease_owner=entity.get("lease_owner"),
                     lease_until=datetime.fromisoformat(lease) if lease else None,
                     attempts=int(entity.get("attempts", 0)),
@@ -181,7 +186,7 @@ class BaselineStore:
 
         pk = encode_key(server_id)
         operations: list[tuple[Any, ...]] = []
-        queued: list[OutboxItem] = []
+        groups: dict[str, list[tuple[str, HistoryRecord]]] = {}
         for index, change in enumerate(changes):
             baseline = {
                 "PartitionKey": pk, "RowKey": BASELINE + change.setting, "server_id": server_id,
@@ -199,15 +204,20 @@ class BaselineStore:
             history_rk = (f"{HISTORY}{_inverted_ms(now)}|{change.setting}|"
                           f"{encode_key(change.record.event_id)[:80]}|{index}")
             operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(change.record)}))
-            if change.alert:
-                outbox_rk = f"{BASELINE}{change.setting}{OUTBOX}{history_rk}"
-                until = now + lease
-                operations.append(("create", {
-                    "PartitionKey": pk, "RowKey": outbox_rk, "setting": change.setting,
-                    "history_row_key": history_rk, "record": change.record.to_json(),
-                    "lease_owner": owner, "lease_until": until.isoformat(), "attempts": 0,
-                }))
-                queued.append(OutboxItem(change.setting, outbox_rk, history_rk, change.record, None, owner, until))
+            if change.alert_group is not None:
+                groups.setdefault(change.alert_group, []).append((history_rk, change.record))
+        queued: list[OutboxItem] = []
+        until = now + lease
+        for group, members in groups.items():
+            alert = Alert("posture" if group == POSTURE else "change", [r for _, r in members])
+            outbox_rk = OUTBOX + members[0][0]
+            keys = [k for k, _ in members]
+            operations.append(("create", {
+                "PartitionKey": pk, "RowKey": outbox_rk, "kind": alert.kind,
+                "records": json.dumps([r.to_dict() for r in alert.records]), "history_row_keys": json.dumps(keys),
+                "lease_owner": owner, "lease_until": until.isoformat(), "attempts": 0,
+            }))
+            queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until))
         if not operations:
             return []
         if len(operations) > MAX_TRANSACTION:
@@ -255,9 +265,9 @@ class BaselineStore:
         self._table.submit_transaction([
             ("delete", {"PartitionKey": pk, "RowKey": item.row_key},
              {"etag": item.etag, "match_condition": MatchConditions.IfNotModified}),
-            ("update", {"PartitionKey": pk, "RowKey": item.history_row_key,
-                        "alert_status": AlertStatus.SENT.value, "alerted_at": now.isoformat()},
-             {"mode": UpdateMode.MERGE}),
+            *[("update", {"PartitionKey": pk, "RowKey": key, "alert_status": AlertStatus.SENT.value,
+                          "alerted_at": now.isoformat()}, {"mode": UpdateMode.MERGE})
+              for key in item.history_row_keys],
         ])
 
     def release(self, server_id: str, item: OutboxItem, *, error: str) -> None:

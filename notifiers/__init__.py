@@ -1,10 +1,10 @@
-"""Where alerts go. Each notifier sends one history record; a failure raises NotifierError."""
+"""Where alerts go. Each notifier sends one `Alert`; a failure raises NotifierError."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from drift.model import HistoryRecord
+from drift.model import Alert
 
 
 class NotifierError(Exception):
@@ -14,4 +14,4 @@ class NotifierError(Exception):
 class Notifier(Protocol):
     name: str
 
-    def send(self, record: HistoryRecord) -> None: ...
+    def send(self, alert: Alert) -> None: ...

@@ -1,11 +1,11 @@
-"""Alerts as one readable block on a text stream, for local runs and the demo."""
+"""Alerts as readable blocks on a text stream, for local runs and the demo."""
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
 
-from drift.model import HistoryRecord
+from drift.model import Alert
 
 
 class ConsoleNotifier:
@@ -14,14 +14,19 @@ class ConsoleNotifier:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def send(self, record: HistoryRecord) -> None:
+    def send(self, alert: Alert) -> None:
         stream = self._stream or sys.stdout
-        stream.write(
-            f"ALERT [{record.severity.upper()}] {record.server}: {record.setting} {record.verdict}\n"
-            f"  from:  {record.before if record.before is not None else '(first seen)'}\n"
-            f"  to:    {record.after}\n"
-            f"  why:   {record.why}\n"
-            f"  by:    {record.changed_by} from {record.client_ip or 'unknown IP'} at {record.event_time}\n"
-            f"  undo:  {record.remediation}\n"
-        )
+        if alert.kind == "posture":
+            stream.write(f"ALERT [{alert.severity.upper()}] {alert.server}: new server, "
+                         f"{len(alert.records)} gap(s) against the policy\n")
+        for record in alert.records:
+            stream.write(
+                f"{'  - ' if alert.kind == 'posture' else 'ALERT '}[{record.severity.upper()}] {record.server}: "
+                f"{record.setting} {record.verdict} ({record.control})\n"
+                f"    from:  {record.before if record.before is not None else '(first seen)'}\n"
+                f"    to:    {record.after}\n"
+                f"    why:   {record.why}\n"
+                f"    by:    {record.changed_by} from {record.client_ip or 'unknown IP'} at {record.event_time}\n"
+                f"    undo:  {record.remediation}\n"
+            )
         stream.flush()

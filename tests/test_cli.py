@@ -13,7 +13,7 @@ from drift.cli import main, parse_since
 from drift.config import Settings
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
-from tests.helpers import add_rule, create_server, set_parameter
+from tests.helpers import add_rule, create_compliant_server, create_server, set_parameter, set_public_access
 
 HISTORY_FIELDS = {"server_id", "server", "setting", "before", "after", "verdict", "severity", "why", "event_id",
                   "event_time", "detected_at", "operation", "changed_by", "client_ip", "correlation_id",
@@ -36,16 +36,19 @@ def test_replay_takes_an_array_from_a_file_and_skips_what_is_malformed(
     endpoints_file: Path, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    create_server(sdk, server_name)
-    add_rule(sdk, server_name, "AllowAll", "0.0.0.0", "255.255.255.255")
-    events = arm.drain_events()
     events_file = tmp_path / "events.json"
-    events_file.write_text(json.dumps([*events, {"id": "broken"}]))
+    create_compliant_server(sdk, server_name)
+    events_file.write_text(json.dumps(arm.drain_events()))
+    assert main(["replay", str(events_file), "--endpoints-file", str(endpoints_file)]) == 0
+    add_rule(sdk, server_name, "AllowAll", "0.0.0.0", "255.255.255.255")
+    [event] = arm.drain_events()
+    events_file.write_text(json.dumps([event, {"id": "broken"}]))
+    capsys.readouterr()
 
     assert main(["replay", str(events_file), "--endpoints-file", str(endpoints_file)]) == 0
 
     out = capsys.readouterr().out
-    assert f"{events[1]['id']}: recorded (1 change(s), 1 alert(s))" in out
+    assert f"{event['id']}: recorded (1 change(s), 1 alert(s))" in out
     assert "broken: malformed" in out
     assert len(teams.messages()) == 1
 
@@ -76,8 +79,8 @@ def test_history_lists_newest_first_as_json_with_the_documented_fields_and_filte
 ) -> None:
     ep = ["--endpoints-file", str(endpoints_file)]
     events_file = endpoints_file.parent / "e.json"
-    for write in (lambda: create_server(sdk, server_name, public_access="Enabled"),
-                  lambda: set_parameter(sdk, server_name, "aad_auth_only", "ON"),
+    for write in (lambda: create_compliant_server(sdk, server_name),
+                  lambda: set_public_access(sdk, server_name, "Enabled"),
                   lambda: set_parameter(sdk, server_name, "aad_auth_only", "OFF"),
                   lambda: set_parameter(sdk, server_name, "aad_auth_only", "ON")):
         write()
@@ -89,6 +92,7 @@ def test_history_lists_newest_first_as_json_with_the_documented_fields_and_filte
     rows = json.loads(capsys.readouterr().out)
     assert [(r["setting"], r["verdict"]) for r in rows] == [
         ("aad_auth_only", "strengthened"), ("aad_auth_only", "weakened"), ("public_network_access", "weakened")]
+    assert rows[2]["control"] == "NS-2"
     assert all(set(r) >= HISTORY_FIELDS for r in rows)
     assert rows[1]["severity"] == "high" and rows[1]["changed_by"] == "Casey Admin <casey@contoso.example>"
 

@@ -1,18 +1,29 @@
-"""Detectors judge plain data: the official REST examples verbatim, and hand-written edge cases."""
+"""Detectors judge plain data: the official REST examples verbatim, and hand-written edge cases.
+
+Every detector is a pure function of (state, context): the context carries the policy and the
+server's other settings, which is how "a firewall rule matters only while public access is on"
+and "Entra-only auth without an Entra admin locks everybody out" are decided.
+"""
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 import pytest
 
 import detectors
+from detectors import Context
 from drift.model import Severity, Verdict
+from drift.policy import Desired, Policy
 from tests.conftest import fixture_json
 
 MYSQL = "mysql-flexible-2024-12-30"
 MONITOR = "monitor-diagnostic-settings-2021-05-01-preview"
+SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+SERVER_ID = f"/subscriptions/{SUB}/resourceGroups/testrg/providers/Microsoft.DBforMySQL/flexibleServers/s1"
+PUBLIC = Context(others={"public_network_access": "Enabled"}, server_id=SERVER_ID)
 
 
 def body(folder: str, name: str, status: str = "200") -> Any:
@@ -23,9 +34,14 @@ def state(setting: str, data: Any) -> Any:
     return detectors.by_setting(setting).state(data)
 
 
-def judge(setting: str, before: Any, after: Any) -> tuple[Verdict, Severity]:
-    j = detectors.by_setting(setting).judge(before, after)
+def judge(setting: str, before: Any, after: Any, ctx: Context = PUBLIC) -> tuple[Verdict, Severity]:
+    j = detectors.by_setting(setting).judge(before, after, ctx)
+    assert j is not None
     return j.verdict, j.severity
+
+
+def found(setting: str, value: Any, ctx: Context = PUBLIC) -> list[Severity]:
+    return [i.severity for i in detectors.by_setting(setting).issues(value, ctx)]
 
 
 def rules(*ranges: tuple[str, str, str]) -> list[dict[str, str]]:
@@ -33,13 +49,16 @@ def rules(*ranges: tuple[str, str, str]) -> list[dict[str, str]]:
                                     for n, s, e in ranges])
 
 
+def with_policy(**desired: Any) -> Context:
+    return Context(policy=Policy(desired=Desired(**desired)), others=PUBLIC.others, server_id=SERVER_ID)
+
+
 # -- the official examples -----------------------------------------------------------------------
 
 def test_the_rule_in_the_official_create_example_opens_the_whole_internet() -> None:
     created = state("firewall_rules", [body(MYSQL, "FirewallRuleCreate.json")])
     assert judge("firewall_rules", [], created) == (Verdict.WEAKENED, Severity.CRITICAL)
-    finding = detectors.by_setting("firewall_rules").first_seen(created)
-    assert finding is not None and finding.severity == Severity.CRITICAL
+    assert found("firewall_rules", created) == [Severity.CRITICAL]
 
 
 def test_the_official_rule_list_is_read_into_plain_rules() -> None:
@@ -48,21 +67,29 @@ def test_the_official_rule_list_is_read_into_plain_rules() -> None:
     assert all(set(r) == {"name", "start", "end"} for r in listed)
 
 
-@pytest.mark.parametrize(("example", "expected"), [
-    ("ServerGet.json", "Enabled"), ("ServerGetWithVnet.json", "Disabled"), ("ServerCreate.json", None),
+@pytest.mark.parametrize(("example", "public", "vnet", "encryption", "geo", "days"), [
+    ("ServerGet.json", "Enabled", False, "SystemManaged", "Disabled", 7),
+    ("ServerGetWithVnet.json", "Disabled", True, "SystemManaged", "Disabled", 7),
+    ("ServerCreate.json", None, False, "SystemManaged", "Disabled", 7),
+    ("ServerUpdateWithBYOK.json", None, False, "SystemManaged", None, None),
 ])
-def test_public_network_access_is_read_from_the_official_server_examples(example: str, expected: str | None) -> None:
-    server = body(MYSQL, example) if example != "ServerCreate.json" else body(MYSQL, example, "200")
-    value = state("public_network_access", server)
-    if expected is not None:
-        assert value == expected
-    issues = detectors.by_setting("public_network_access").issues(value)
-    assert bool(issues) == (value == "Enabled")
+def test_server_settings_are_read_from_the_official_server_examples(
+    example: str, public: str | None, vnet: bool, encryption: str, geo: str | None, days: int | None,
+) -> None:
+    server = body(MYSQL, example)
+    if public is not None:
+        assert state("public_network_access", server) == public
+    assert bool(state("network_isolation", server)["delegated_subnet"]) is vnet
+    assert state("data_encryption", server)["type"] == encryption
+    if geo is not None:
+        assert state("backup", server) == {"geo_redundant": geo, "retention_days": days}
 
 
-def test_public_access_turned_on_weakens_and_turned_off_strengthens() -> None:
-    assert judge("public_network_access", "Disabled", "Enabled") == (Verdict.WEAKENED, Severity.HIGH)
-    assert judge("public_network_access", "Enabled", "Disabled")[0] == Verdict.STRENGTHENED
+def test_the_byok_request_example_reads_as_customer_managed() -> None:
+    request = fixture_json("arm", MYSQL, "ServerCreateWithBYOK.json")["parameters"]["parameters"]
+    enc = state("data_encryption", request)
+    assert enc["type"] == "AzureKeyVault" and enc["primary_key_uri"].startswith("https://")
+    assert found("data_encryption", enc) == []
 
 
 def test_the_official_configuration_example_reads_its_value() -> None:
@@ -78,8 +105,28 @@ def test_diagnostic_settings_of_the_official_examples_ship_audit_logs_through_al
         assert [s["audit"] for s in read] == [True], "categoryGroup allLogs includes the audit category"
         assert [d.split(":")[0] for d in read[0]["destinations"]] == ["event hub", "partner", "storage"], (
             "an empty workspaceId is no destination")
-        assert detectors.by_setting("diagnostic_settings").issues(read) == []
+        assert found("diagnostic_settings", read) == []
         assert judge("diagnostic_settings", read, []) == (Verdict.WEAKENED, Severity.HIGH)
+
+
+def test_the_official_admin_and_defender_examples() -> None:
+    admins = state("entra_admin", body(MYSQL, "AzureADAdministratorsListByServer.json")["value"])
+    assert admins and admins[0]["login"]
+    assert found("entra_admin", admins) == []
+    enabled = state("defender", body(MYSQL, "AdvancedThreatProtectionSettingsGet.json"))
+    disabled = state("defender", body(MYSQL, "AdvancedThreatProtectionSettingsPatchDisabled.json"))
+    assert (enabled, disabled) == ("Enabled", "Disabled")
+    assert judge("defender", enabled, disabled) == (Verdict.WEAKENED, Severity.MEDIUM)
+
+
+def test_the_official_private_endpoint_examples_are_foreign_unless_trusted() -> None:
+    listed = state("private_endpoints", body(MYSQL, "PrivateEndpointConnectionList.json")["value"])
+    approved = [c for c in listed if c["status"].lower() == "approved"]
+    assert approved, "the example has approved connections"
+    assert found("private_endpoints", listed)
+    trusted = Context(policy=Policy(trusted_subscriptions=tuple(c["subscription"] for c in listed)),
+                      server_id=SERVER_ID)
+    assert found("private_endpoints", listed, trusted) == []
 
 
 # -- firewall ------------------------------------------------------------------------------------
@@ -102,26 +149,96 @@ def test_diagnostic_settings_of_the_official_examples_ship_audit_logs_through_al
      Verdict.WEAKENED, Severity.CRITICAL),
     ([("azure", "0.0.0.0", "0.0.0.0")], [], Verdict.STRENGTHENED, Severity.INFO),
     ([], [("edge", "255.255.255.255", "255.255.255.255")], Verdict.WEAKENED, Severity.LOW),
+    ([], [("zero", "0.0.0.0", "0.0.0.1")], Verdict.WEAKENED, Severity.LOW),
     ([], [("backwards", "10.0.0.9", "10.0.0.1")], Verdict.CHANGED, Severity.INFO),
 ], ids=["internet", "azure-services", "slash-8", "slash-24", "slash-23", "one-ip", "removed", "narrowed",
-        "renamed", "split", "inside-existing", "half-to-all", "azure-off", "top-edge", "backwards-range"])
+        "renamed", "split", "inside-existing", "half-to-all", "azure-off", "top-edge", "bottom-edge-not-azure",
+        "backwards-range"])
 def test_firewall_changes_are_judged_by_the_addresses_they_let_in(
     before: list[tuple[str, str, str]], after: list[tuple[str, str, str]], verdict: Verdict, severity: Severity,
 ) -> None:
     assert judge("firewall_rules", rules(*before), rules(*after)) == (verdict, severity)
 
 
-def test_a_weakening_names_the_rules_that_opened_it() -> None:
-    j = detectors.by_setting("firewall_rules").judge([], rules(("AllowAll", "0.0.0.0", "255.255.255.255")))
-    assert "whole internet" in j.why and "AllowAll (0.0.0.0-255.255.255.255)" in j.why
+def test_a_weakening_names_the_rules_that_opened_it_and_the_undo_targets_them() -> None:
+    j = detectors.by_setting("firewall_rules").judge([], rules(("AllowAll", "0.0.0.0", "255.255.255.255")), PUBLIC)
+    assert j is not None and "whole internet" in j.why and "AllowAll (0.0.0.0-255.255.255.255)" in j.why
+    assert j.targets == ("AllowAll",)
 
 
 def test_an_invalid_rule_is_a_finding_not_a_crash() -> None:
-    found = detectors.by_setting("firewall_rules").issues(rules(("bad", "not-an-ip", "10.0.0.1")))
-    assert [i.severity for i in found] == [Severity.MEDIUM]
+    assert found("firewall_rules", rules(("bad", "not-an-ip", "10.0.0.1"))) == [Severity.MEDIUM]
 
 
-# -- TLS -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("others", "why"), [
+    ({"public_network_access": "Disabled"}, "public network access is Disabled"),
+    ({"network_isolation": {"delegated_subnet": "/subscriptions/x/subnets/db", "private_dns_zone": None}},
+     "in a VNet"),
+])
+def test_a_rule_added_while_the_server_has_no_public_endpoint_is_low(others: dict[str, Any], why: str) -> None:
+    ctx = Context(others=others)
+    j = detectors.by_setting("firewall_rules").judge([], rules(("all", "0.0.0.0", "255.255.255.255")), ctx)
+    assert j is not None and (j.verdict, j.severity) == (Verdict.WEAKENED, Severity.LOW)
+    assert why in j.why
+    assert found("firewall_rules", rules(("all", "0.0.0.0", "255.255.255.255")), ctx) == [Severity.LOW]
+
+
+def test_approved_ranges_never_weaken() -> None:
+    ctx = Context(policy=Policy(approved_ranges=(ipaddress.IPv4Network("198.51.100.0/24"),)), others=PUBLIC.others)
+    assert judge("firewall_rules", [], rules(("office", "198.51.100.0", "198.51.100.255")), ctx)[0] == Verdict.CHANGED
+    assert judge("firewall_rules", [], rules(("office+", "198.51.100.0", "198.51.101.0")), ctx) == (
+        Verdict.WEAKENED, Severity.LOW), "only the address outside the approved range counts"
+
+
+# -- public access and network -------------------------------------------------------------------
+
+def test_public_access_turned_on_weakens_and_turned_off_strengthens() -> None:
+    assert judge("public_network_access", "Disabled", "Enabled") == (Verdict.WEAKENED, Severity.HIGH)
+    assert judge("public_network_access", "Enabled", "Disabled")[0] == Verdict.STRENGTHENED
+
+
+def test_public_access_turned_on_while_broad_rules_exist_is_critical_and_names_them() -> None:
+    ctx = Context(others={"firewall_rules": rules(("AllowAll", "0.0.0.0", "255.255.255.255"),
+                                                  ("office", "198.51.100.20", "198.51.100.20"))})
+    j = detectors.by_setting("public_network_access").judge("Disabled", "Enabled", ctx)
+    assert j is not None and (j.verdict, j.severity) == (Verdict.WEAKENED, Severity.CRITICAL)
+    assert "AllowAll" in j.why and "office" not in j.why
+
+
+def test_public_access_wanted_by_policy_is_no_finding() -> None:
+    assert found("public_network_access", "Enabled", with_policy(public_network_access="Enabled")) == []
+
+
+def test_leaving_the_vnet_weakens() -> None:
+    vnet = {"delegated_subnet": "/subscriptions/x/subnets/db", "private_dns_zone": None}
+    none = {"delegated_subnet": None, "private_dns_zone": None}
+    assert judge("network_isolation", vnet, none) == (Verdict.WEAKENED, Severity.MEDIUM)
+    assert judge("network_isolation", none, vnet)[0] == Verdict.STRENGTHENED
+
+
+# -- identity ------------------------------------------------------------------------------------
+
+ADMIN = [{"login": "dba-group", "sid": "c6b82b90-a647-49cb-8a62-0d2d3cb7ac7c", "tenant_id": "t"}]
+
+
+@pytest.mark.parametrize(("setting", "before", "after", "others", "verdict", "severity"), [
+    ("aad_auth_only", "ON", "OFF", {}, Verdict.WEAKENED, Severity.HIGH),
+    ("aad_auth_only", "OFF", "ON", {"entra_admin": ADMIN}, Verdict.STRENGTHENED, Severity.INFO),
+    ("aad_auth_only", "OFF", "ON", {"entra_admin": []}, Verdict.WEAKENED, Severity.MEDIUM),
+    ("aad_auth_only", "ON", None, {}, Verdict.WEAKENED, Severity.HIGH),
+    ("entra_admin", ADMIN, [], {"aad_auth_only": "ON"}, Verdict.WEAKENED, Severity.HIGH),
+    ("entra_admin", ADMIN, [], {"aad_auth_only": "OFF"}, Verdict.WEAKENED, Severity.MEDIUM),
+    ("entra_admin", [], ADMIN, {}, Verdict.STRENGTHENED, Severity.INFO),
+    ("entra_admin", ADMIN, [{**ADMIN[0], "sid": "other"}], {}, Verdict.CHANGED, Severity.LOW),
+], ids=["entra-only-off", "entra-only-on", "entra-only-on-without-admin", "entra-only-missing",
+        "admin-removed-entra-only", "admin-removed", "admin-added", "admin-replaced"])
+def test_identity_is_judged_with_both_settings_in_view(setting: str, before: Any, after: Any,
+                                                       others: dict[str, Any], verdict: Verdict,
+                                                       severity: Severity) -> None:
+    assert judge(setting, before, after, Context(others=others)) == (verdict, severity)
+
+
+# -- transport -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("setting", "before", "after", "verdict", "severity"), [
     ("tls_version", "TLSV1.3", "TLSV1.2,TLSV1.3", Verdict.WEAKENED, Severity.MEDIUM),
@@ -134,13 +251,16 @@ def test_an_invalid_rule_is_a_finding_not_a_crash() -> None:
     ("require_secure_transport", "ON", "OFF", Verdict.WEAKENED, Severity.HIGH),
     ("require_secure_transport", "OFF", "ON", Verdict.STRENGTHENED, Severity.INFO),
     ("require_secure_transport", "ON", "MAYBE", Verdict.WEAKENED, Severity.MEDIUM),
-    ("aad_auth_only", "ON", "OFF", Verdict.WEAKENED, Severity.HIGH),
-    ("aad_auth_only", "OFF", "ON", Verdict.STRENGTHENED, Severity.INFO),
-    ("aad_auth_only", "ON", None, Verdict.WEAKENED, Severity.HIGH),
 ])
-def test_parameters_are_judged_on_their_values(setting: str, before: str | None, after: str | None,
-                                               verdict: Verdict, severity: Severity) -> None:
+def test_transport_parameters_are_judged_on_their_values(setting: str, before: str | None, after: str | None,
+                                                         verdict: Verdict, severity: Severity) -> None:
     assert judge(setting, before, after) == (verdict, severity)
+
+
+def test_tls_12_is_no_finding_where_the_policy_allows_it() -> None:
+    ctx = with_policy(tls_versions=("TLSv1.2", "TLSv1.3"))
+    assert found("tls_version", "TLSV1.2,TLSV1.3", ctx) == []
+    assert judge("tls_version", "TLSV1.2,TLSV1.3", "TLSV1.1,TLSV1.2,TLSV1.3", ctx) == (Verdict.WEAKENED, Severity.HIGH)
 
 
 def test_parameter_values_are_compared_whatever_their_case() -> None:
@@ -151,11 +271,11 @@ def test_parameter_values_are_compared_whatever_their_case() -> None:
 
 
 def test_an_unknown_tls_value_is_reported_as_unknown() -> None:
-    j = detectors.by_setting("tls_version").judge("TLSV1.3", "SSLV3")
-    assert "unknown value 'SSLV3'" in j.why
+    j = detectors.by_setting("tls_version").judge("TLSV1.3", "SSLV3", PUBLIC)
+    assert j is not None and "unknown value 'SSLV3'" in j.why
 
 
-# -- diagnostic settings -------------------------------------------------------------------------
+# -- logging -------------------------------------------------------------------------------------
 
 WORKSPACE = "/subscriptions/x/resourceGroups/sec/providers/Microsoft.OperationalInsights/workspaces/soc"
 STORAGE = "/subscriptions/x/resourceGroups/sec/providers/Microsoft.Storage/storageAccounts/archive"
@@ -196,15 +316,99 @@ def test_diagnostic_settings_are_judged_by_where_audit_logs_go(
                  state("diagnostic_settings", after)) == (verdict, severity)
 
 
+SHIPPING = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)])
+
+
+@pytest.mark.parametrize(("setting_name", "before", "after", "others", "verdict", "severity", "why"), [
+    ("audit_log_enabled", "ON", "OFF", {}, Verdict.WEAKENED, Severity.HIGH, "not recorded"),
+    ("audit_log_enabled", "ON", "OFF", {"diagnostic_settings": SHIPPING}, Verdict.WEAKENED, Severity.HIGH,
+     "stays empty"),
+    ("audit_log_events", "CONNECTION,DDL", "DDL", {}, Verdict.WEAKENED, Severity.MEDIUM, "logins are not audited"),
+    ("audit_log_events", "connection_v2", "CONNECTION_V2,ADMIN", {}, Verdict.CHANGED, Severity.INFO, ""),
+    ("audit_log_events", "DDL", "CONNECTION_V2", {}, Verdict.STRENGTHENED, Severity.INFO, ""),
+    ("diagnostic_settings", SHIPPING, [], {"audit_log_enabled": "ON"}, Verdict.WEAKENED, Severity.HIGH,
+     "records audit events that now go nowhere"),
+], ids=["recording-off", "shipped-but-not-recorded", "connections-dropped", "connections-kept", "connections-added",
+        "recorded-but-not-shipped"])
+def test_audit_recording_and_shipping_are_judged_together(setting_name: str, before: Any, after: Any,
+                                                          others: dict[str, Any], verdict: Verdict,
+                                                          severity: Severity, why: str) -> None:
+    j = detectors.by_setting(setting_name).judge(
+        detectors.by_setting(setting_name).state({"properties": {"value": before}}) if isinstance(before, str)
+        else before,
+        detectors.by_setting(setting_name).state({"properties": {"value": after}}) if isinstance(after, str)
+        else after,
+        Context(others=others))
+    assert j is not None and (j.verdict, j.severity) == (verdict, severity)
+    assert why in j.why
+
+
+# -- encryption, backup, defender, private endpoints ---------------------------------------------
+
+CMK = {"type": "AzureKeyVault", "primary_key_uri": "https://kv.vault.azure.net/keys/k/1", "geo_backup_key_uri": None}
+SMK = {"type": "SystemManaged", "primary_key_uri": None, "geo_backup_key_uri": None}
+
+
+@pytest.mark.parametrize(("setting_name", "before", "after", "verdict", "severity"), [
+    ("data_encryption", CMK, SMK, Verdict.WEAKENED, Severity.MEDIUM),
+    ("data_encryption", SMK, CMK, Verdict.STRENGTHENED, Severity.INFO),
+    ("data_encryption", CMK, {**CMK, "primary_key_uri": "https://evil.vault.azure.net/keys/k/2"}, Verdict.CHANGED,
+     Severity.LOW),
+    ("data_encryption", CMK, {**CMK, "primary_key_uri": None}, Verdict.WEAKENED, Severity.HIGH),
+    ("backup", {"geo_redundant": "Enabled", "retention_days": 35}, {"geo_redundant": "Enabled", "retention_days": 14},
+     Verdict.WEAKENED, Severity.LOW),
+    ("backup", {"geo_redundant": "Enabled", "retention_days": 7}, {"geo_redundant": "Enabled", "retention_days": 1},
+     Verdict.WEAKENED, Severity.MEDIUM),
+    ("backup", {"geo_redundant": "Enabled", "retention_days": 7}, {"geo_redundant": "Disabled", "retention_days": 7},
+     Verdict.WEAKENED, Severity.MEDIUM),
+    ("backup", {"geo_redundant": "Disabled", "retention_days": 7}, {"geo_redundant": "Enabled", "retention_days": 30},
+     Verdict.STRENGTHENED, Severity.INFO),
+    ("defender", "Enabled", "Disabled", Verdict.WEAKENED, Severity.MEDIUM),
+    ("defender", None, "Enabled", Verdict.STRENGTHENED, Severity.INFO),
+], ids=["cmk-to-service-key", "service-key-to-cmk", "key-changed", "key-uri-lost", "retention-shorter",
+        "retention-below-minimum", "geo-off", "geo-on", "defender-off", "defender-on"])
+def test_encryption_backup_and_defender(setting_name: str, before: Any, after: Any, verdict: Verdict,
+                                        severity: Severity) -> None:
+    assert judge(setting_name, before, after) == (verdict, severity)
+
+
+def connection(name: str, subscription: str, status: str = "Approved") -> dict[str, Any]:
+    endpoint = f"/subscriptions/{subscription}/resourceGroups/net/providers/Microsoft.Network/privateEndpoints/{name}"
+    return {"name": name, "properties": {"privateEndpoint": {"id": endpoint},
+                                         "privateLinkServiceConnectionState": {"status": status}}}
+
+
+@pytest.mark.parametrize(("before", "after", "public", "verdict", "severity"), [
+    ([], [connection("pe1", "bad0bad0-0000-0000-0000-000000000000")], "Disabled", Verdict.WEAKENED, Severity.HIGH),
+    ([], [connection("pe1", SUB)], "Disabled", Verdict.CHANGED, Severity.INFO),
+    ([], [connection("pe1", "bad0bad0-0000-0000-0000-000000000000", "Pending")], "Disabled", Verdict.CHANGED,
+     Severity.INFO),
+    ([connection("pe1", SUB)], [], "Disabled", Verdict.CHANGED, Severity.MEDIUM),
+    ([connection("pe1", SUB)], [], "Enabled", Verdict.CHANGED, Severity.LOW),
+], ids=["foreign-approved", "own-subscription", "foreign-pending", "removed-while-private", "removed-while-public"])
+def test_private_endpoint_connections(before: list[Any], after: list[Any], public: str, verdict: Verdict,
+                                      severity: Severity) -> None:
+    ctx = Context(others={"public_network_access": public}, server_id=SERVER_ID)
+    assert judge("private_endpoints", state("private_endpoints", before), state("private_endpoints", after),
+                 ctx) == (verdict, severity)
+
+
 # -- the registry --------------------------------------------------------------------------------
 
-def test_every_detector_is_pure_and_registered_once_under_the_read_it_watches() -> None:
+def test_every_detector_carries_its_metadata_and_copes_with_an_absent_setting() -> None:
     settings = [d.setting for d in detectors.all_detectors()]
     assert len(settings) == len(set(settings))
-    assert {d.setting for d in detectors.watching("server")} == {"public_network_access"}
-    assert detectors.tracked_parameters() == ["aad_auth_only", "require_secure_transport", "tls_version"]
+    assert {d.setting for d in detectors.watching("server")} == {
+        "public_network_access", "network_isolation", "data_encryption", "backup", "server_tags"}
+    assert detectors.tracked_parameters() == ["aad_auth_only", "audit_log_enabled", "audit_log_events",
+                                              "require_secure_transport", "tls_version"]
     for detector in detectors.all_detectors():
-        assert detector.remediation and detector.title
+        if detector.setting == "server_tags":
+            continue
+        assert detector.title and detector.remediation and detector.command.startswith("az ")
+        assert detector.control in {"NS-1", "NS-2", "IM-1", "DP-3", "DP-5", "LT-1", "LT-4", "BR-1"}
+        assert detector.doc_url.startswith("https://learn.microsoft.com/")
         empty = detector.state(None)
-        detector.issues(empty)  # every detector copes with an absent setting
-        assert detector.judge(empty, empty).verdict == Verdict.CHANGED
+        detector.issues(empty, Context())
+        j = detector.judge(empty, empty, Context())
+        assert j is not None and j.verdict == Verdict.CHANGED

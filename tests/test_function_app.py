@@ -13,7 +13,7 @@ from drift import runtime
 from drift.config import Settings
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
-from tests.helpers import create_server, server_id, set_parameter
+from tests.helpers import create_compliant_server, create_server, server_id, set_parameter
 
 
 @pytest.fixture
@@ -70,8 +70,7 @@ def test_the_trigger_hands_either_schema_to_the_core(
     convert: Any, app_settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
     user_function = trigger().get_user_function()
-    for write in (lambda: create_server(sdk, server_name),
-                  lambda: set_parameter(sdk, server_name, "aad_auth_only", "ON"),
+    for write in (lambda: create_compliant_server(sdk, server_name),
                   lambda: set_parameter(sdk, server_name, "aad_auth_only", "OFF")):
         write()
         for raw in arm.drain_events():

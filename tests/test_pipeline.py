@@ -19,8 +19,8 @@ from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.runtime import build_engine
 from tests.helpers import (
-    AUDIT_TO_WORKSPACE,
     add_rule,
+    create_compliant_server,
     create_server,
     diagnostic_setting,
     server_id,
@@ -47,11 +47,7 @@ def facts(card_message: dict[str, Any]) -> dict[str, str]:
 def baseline_server(sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name: str,
                     teams: TeamsReceiver) -> str:
     """A server whose watched settings are secure and already baselined, with no alert sent."""
-    create_server(sdk, server_name)
-    set_parameter(sdk, server_name, "aad_auth_only", "ON")
-    set_parameter(sdk, server_name, "tls_version", "TLSv1.3")
-    set_parameter(sdk, server_name, "require_secure_transport", "ON")
-    diagnostic_setting(sdk, server_name, "audit", AUDIT_TO_WORKSPACE)
+    create_compliant_server(sdk, server_name)
     add_rule(sdk, server_name, "office", "198.51.100.20", "198.51.100.20")
     deliver(engine, arm)
     assert history(engine, server_name) == []
@@ -63,10 +59,10 @@ def baseline_server(sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name:
 @pytest.mark.parametrize(
     ("change", "setting", "severity", "before", "after"),
     [
-        (lambda sdk, s: add_rule(sdk, s, "AllowAll", "0.0.0.0", "255.255.255.255"), "firewall_rules", "critical",
+        (lambda sdk, s: add_rule(sdk, s, "AllowAll", "0.0.0.0", "255.255.255.255"), "firewall_rules", "low",
          "office (198.51.100.20-198.51.100.20)",
          "AllowAll (0.0.0.0-255.255.255.255), office (198.51.100.20-198.51.100.20)"),
-        (lambda sdk, s: add_rule(sdk, s, "AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"), "firewall_rules", "high",
+        (lambda sdk, s: add_rule(sdk, s, "AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"), "firewall_rules", "low",
          None, None),
         (lambda sdk, s: set_parameter(sdk, s, "tls_version", "TLSv1.2,TLSv1.3"), "tls_version", "medium",
          "TLSV1.3", "TLSV1.2,TLSV1.3"),
@@ -77,7 +73,8 @@ def baseline_server(sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name:
         (lambda sdk, s: diagnostic_setting(sdk, s, "audit", None), "diagnostic_settings", "high", None,
          "no diagnostic settings"),
     ],
-    ids=["firewall-internet", "firewall-azure-services", "tls-floor", "entra-only-off", "secure-transport-off",
+    ids=["firewall-internet-while-private", "firewall-azure-services-while-private", "tls-floor", "entra-only-off",
+         "secure-transport-off",
          "public-access-on", "audit-setting-deleted"],
 )
 def test_a_weakening_change_is_recorded_and_alerted_once_with_one_arm_read(
@@ -106,7 +103,7 @@ def test_a_weakening_change_is_recorded_and_alerted_once_with_one_arm_read(
     [card] = teams.messages()
     shown = facts(card)
     assert shown["Server"] == baseline_server
-    assert shown["Setting"] == setting
+    assert shown["Setting"].endswith(f"({setting})")
     assert shown["Severity"] == severity.upper()
     assert shown["Changed by"] == "Casey Admin \\<casey@contoso.example\\>"
     assert card["attachments"][0]["content"]["version"] == "1.4"
@@ -137,30 +134,58 @@ def test_strengthening_is_recorded_without_an_alert(
     assert teams.messages() == []
 
 
-def test_first_seen_server_takes_its_state_as_baseline_and_reports_what_already_falls_short(
+def test_a_new_server_gets_a_full_posture_check_and_one_alert_listing_every_gap(
     sdk: Any, arm: ArmStandIn, engine: DriftEngine, teams: TeamsReceiver, server_name: str,
 ) -> None:
-    create_server(sdk, server_name, public_access="Enabled")
-    deliver(engine, arm)
-    [row] = history(engine, server_name)
-    assert (row.setting, row.verdict, row.severity, row.before) == ("public_network_access", "weakened", "high", None)
-    assert row.why.startswith("first seen")
-    assert len(teams.messages()) == 1
+    create_server(sdk, server_name, public_access="Enabled")  # Azure's defaults otherwise
+    [outcome] = deliver(engine, arm)
+
+    assert outcome.reads == 11, "every watched setting, read once"
+    rows = history(engine, server_name)
+    assert {r.setting for r in rows} == {
+        "public_network_access", "aad_auth_only", "entra_admin", "tls_version", "audit_log_enabled",
+        "diagnostic_settings", "data_encryption", "backup", "defender"}
+    assert all(r.before is None and r.verdict == "weakened" and r.alert_status == "sent" for r in rows)
+    assert {r.control for r in rows} >= {"NS-2", "IM-1", "DP-3", "DP-5", "LT-4", "BR-1", "LT-1"}
+    [card] = teams.messages()
+    text = str(card)
+    assert "9 gap(s)" in text and "MCSB DP-5" in text
 
     set_parameter(sdk, server_name, "wait_timeout", "120")
     set_public_access(sdk, server_name, "Enabled")  # same value again: a write, but no change
+    arm.reset_stats()
     deliver(engine, arm)
-    assert len(history(engine, server_name)) == 1, "the accepted baseline is not reported twice"
+    assert arm.stats.reads == 1, "the baseline exists now: back to one read per event"
+    assert len(history(engine, server_name)) == 9, "accepted findings are not reported twice"
 
 
-def test_first_seen_compliant_setting_is_baselined_silently(
+def test_a_compliant_new_server_is_baselined_silently(
     sdk: Any, arm: ArmStandIn, engine: DriftEngine, teams: TeamsReceiver, server_name: str,
 ) -> None:
-    create_server(sdk, server_name, public_access="Disabled")
+    create_compliant_server(sdk, server_name)
     deliver(engine, arm)
     assert history(engine, server_name) == [] and teams.messages() == []
-    rows = engine.store.load(server_id(server_name))
-    assert rows.baselines["public_network_access"].state == "Disabled"
+    baselines = engine.store.load(server_id(server_name)).baselines
+    assert baselines["public_network_access"].state == "Disabled"
+    assert baselines["data_encryption"].state["type"] == "AzureKeyVault"
+    assert len(baselines) == 15
+
+
+def test_opening_public_access_while_a_rule_admits_the_internet_is_critical_and_names_the_rule(
+    sdk: Any, arm: ArmStandIn, engine: DriftEngine, teams: TeamsReceiver, baseline_server: str,
+) -> None:
+    add_rule(sdk, baseline_server, "AllowAll", "0.0.0.0", "255.255.255.255")
+    deliver(engine, arm)
+    [latent] = history(engine, baseline_server)
+    assert (latent.severity, latent.alert_status) == ("low", "sent")
+    assert "public network access is Disabled" in latent.why
+
+    set_public_access(sdk, baseline_server, "Enabled")
+    deliver(engine, arm)
+    opened = history(engine, baseline_server)[0]
+    assert (opened.setting, opened.severity) == ("public_network_access", "critical")
+    assert "AllowAll" in opened.why and "office" not in opened.why.split("admit")[0]
+    assert "AllowAll" in str(teams.messages()[-1])
 
 
 def test_the_same_event_delivered_twice_gives_one_row_and_one_alert(
@@ -200,7 +225,7 @@ def test_events_in_reverse_order_record_the_final_state_once(
     engine.handle_many([second, first])
 
     [row] = history(engine, baseline_server)
-    assert row.event_id == second["id"] and row.severity == "critical"
+    assert row.event_id == second["id"] and row.severity == "low", "public access is Disabled"
     assert "everyone" in row.after and "vendor" in row.after
     assert len(teams.messages()) == 1
 

@@ -41,7 +41,7 @@ def test_keys_stay_readable() -> None:
 
 
 def test_a_commit_writes_baseline_history_and_outbox_together(store: BaselineStore) -> None:
-    queued = store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", None, record(), alert=True)],
+    queued = store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", None, record(), alert_group="tls")],
                           owner="a", now=NOW)
     rows = store.load(SERVER)
     assert rows.baselines["tls_version"].state == "TLSV1.2"
@@ -50,15 +50,16 @@ def test_a_commit_writes_baseline_history_and_outbox_together(store: BaselineSto
 
 
 def test_a_commit_that_conflicts_writes_nothing_at_all(store: BaselineStore) -> None:
-    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.3", None, None, alert=False)], owner="a", now=NOW)
+    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.3", None, None)], owner="a", now=NOW)
     stale = store.load(SERVER).baselines["tls_version"]
-    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", stale, record("tls_version", "e1"), alert=True)],
+    store.commit(SERVER, "db1",
+                 [Change("tls_version", "TLSV1.2", stale, record("tls_version", "e1"), alert_group="tls")],
                  owner="a", now=NOW)
 
     with pytest.raises(ConcurrentUpdate):  # the second writer still holds the old ETag
         store.commit(SERVER, "db1", [
-            Change("aad_auth_only", "OFF", None, record("aad_auth_only", "e2"), alert=True),
-            Change("tls_version", "TLSV1.0", stale, record("tls_version", "e2"), alert=True),
+            Change("aad_auth_only", "OFF", None, record("aad_auth_only", "e2"), alert_group="tls"),
+            Change("tls_version", "TLSV1.0", stale, record("tls_version", "e2"), alert_group="tls"),
         ], owner="b", now=NOW + timedelta(seconds=1))
 
     rows = store.load(SERVER)
@@ -68,13 +69,15 @@ def test_a_commit_that_conflicts_writes_nothing_at_all(store: BaselineStore) -> 
 
 
 def test_two_first_sightings_of_one_setting_cannot_both_win(store: BaselineStore) -> None:
-    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.3", None, None, alert=False)], owner="a", now=NOW)
+    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.3", None, None)], owner="a", now=NOW)
     with pytest.raises(ConcurrentUpdate):
-        store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", None, record(), alert=True)], owner="b", now=NOW)
+        store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", None, record(), alert_group="tls")],
+                     owner="b", now=NOW)
 
 
 def test_an_outbox_lease_keeps_other_instances_off_until_it_expires_or_is_released(store: BaselineStore) -> None:
-    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", None, record(), alert=True)], owner="a", now=NOW)
+    store.commit(SERVER, "db1", [Change("tls_version", "TLSV1.2", None, record(), alert_group="tls")],
+                 owner="a", now=NOW)
     [item] = store.load(SERVER).outbox
     assert not item.claimable("b", NOW + timedelta(seconds=30))
     assert item.claimable("b", NOW + timedelta(seconds=61))
