@@ -124,6 +124,17 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from drift.policy import load_policy
+
+    policy = load_policy(args.file)
+    desired = policy.desired
+    print(f"{policy.source}: valid; TLS {', '.join(desired.tls_versions)}, "
+          f"public access {desired.public_network_access}, {len(policy.approved_ranges)} approved range(s), {len(policy.exemptions)} exemption(s), "
+          f"alerts from {policy.min_alert_severity}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from drift.local.demo import run_demo
 
@@ -157,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--endpoints-file", help="where to write the endpoints JSON")
     up.add_argument("--workdir", help="folder for the CA bundle (default: a new temporary folder)")
     up.set_defaults(func=cmd_local_up)
+
+    policy = sub.add_parser("policy", help="the desired state")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="validate a policy file")
+    check.add_argument("file", help="TOML policy file")
+    check.set_defaults(func=cmd_policy_check)
 
     demo = sub.add_parser("demo", help="a careless admin weakens a server on the local stack; watch the alerts")
     demo.set_defaults(func=cmd_demo)
