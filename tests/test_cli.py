@@ -17,7 +17,7 @@ from tests.helpers import add_rule, create_compliant_server, create_server, set_
 
 HISTORY_FIELDS = {"server_id", "server", "setting", "before", "after", "verdict", "severity", "why", "event_id",
                   "event_time", "detected_at", "operation", "changed_by", "client_ip", "correlation_id",
-                  "alert_status"}
+                  "alert_status", "control"}
 
 
 @pytest.fixture
