@@ -58,9 +58,14 @@ def main() -> int:
                                     connection_verify=str(stack.ca.ca_bundle))
         engine = build_engine(stack.settings(["teams"]))
         names = [f"bench-{i:03d}" for i in range(args.servers)]
+        posture_latencies: list[float] = []
+        reads_before = stack.arm.stats.reads
         for name in names:
             sdk.servers.begin_create(GROUP, name, models.Server(location="westeurope", version="8.0.21")).result()
-        engine.handle_many(stack.arm.drain_events())
+            started = time.perf_counter()
+            engine.handle_many(stack.arm.drain_events())
+            posture_latencies.append(time.perf_counter() - started)
+        posture_reads = (stack.arm.stats.reads - reads_before) / len(names)
 
         def write(name: str) -> None:
             kind = rng.choice(["rule", "tls", "aad", "public", "harmless", "diag"])
@@ -103,6 +108,8 @@ def main() -> int:
         print(f"alerts sent:                    {len(stack.teams.messages())}")
         print(f"handler latency p50:            {percentile(latencies, 0.50) * 1000:.1f} ms")
         print(f"handler latency p99:            {percentile(latencies, 0.99) * 1000:.1f} ms")
+        print(f"new-server posture check:       {posture_reads:.0f} ARM reads, "
+              f"p50 {percentile(posture_latencies, 0.5) * 1000:.1f} ms, one alert each")
     print(f"cold import of function_app:    {cold_import_seconds() * 1000:.0f} ms (median of 5 fresh processes)")
     return 0
 
