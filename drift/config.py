@@ -9,6 +9,7 @@
 | `DRIFT_TABLE_NAME`                | table of baselines, history and outbox (default `mysqldrift`)  |
 | `DRIFT_NOTIFIERS`                 | `teams`, `console` (default: `teams` with a webhook, else `console`) |
 | `DRIFT_TEAMS_WEBHOOK_URL`         | Teams Workflows webhook (a secret: a Key Vault reference in Azure) |
+| `DRIFT_ALERT_MAX_WAIT`            | seconds an alert post may spend retrying 429/5xx (default 10) |
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
@@ -41,6 +42,7 @@ class Settings:
     teams_webhook_url: str | None = field(default=None, repr=False)
     managed_identity_client_id: str | None = None
     policy_file: str | None = None
+    alert_max_wait: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -61,6 +63,7 @@ class Settings:
             teams_webhook_url=env.get("DRIFT_TEAMS_WEBHOOK_URL") or None,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             policy_file=env.get("DRIFT_POLICY_FILE") or None,
+            alert_max_wait=float(env.get("DRIFT_ALERT_MAX_WAIT") or 10.0),
         )
 
     @classmethod

@@ -95,12 +95,14 @@ class HistoryRecord:
 class Alert:
     """What one notification carries: one change, or every gap a new server's posture check found."""
 
-    kind: str  # "change" or "posture"
+    kind: str  # "change", "posture" (a new server's gaps), "group" (one correlation id), "digest" (rate limited)
     records: list[HistoryRecord]
+    id: str = ""  # the idempotency key: the outbox row it was recorded with
 
     @property
     def server(self) -> str:
-        return self.records[0].server
+        servers = sorted({r.server for r in self.records})
+        return servers[0] if len(servers) == 1 else f"{len(servers)} servers"
 
     @property
     def server_id(self) -> str:

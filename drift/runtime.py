@@ -42,7 +42,7 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
         if name == "teams":
             from notifiers.teams import TeamsWebhookNotifier
 
-            out.append(TeamsWebhookNotifier(str(settings.teams_webhook_url)))
+            out.append(TeamsWebhookNotifier(str(settings.teams_webhook_url), max_wait=settings.alert_max_wait))
         elif name == "console":
             from notifiers.console import ConsoleNotifier
 

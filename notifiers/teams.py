@@ -1,8 +1,9 @@
 """Teams Workflows webhook ("Send webhook alerts to a channel"): one Adaptive Card per alert.
 
-The Workflows bot renders Adaptive Cards up to version 1.4 only, so the card uses FactSet,
-Container and Action.OpenUrl and nothing newer. The webhook URL carries a signature: it is a
-secret, so it never appears in a log line or an exception message.
+The Workflows bot renders Adaptive Cards up to version 1.4 only, so the cards use FactSet,
+Container, ColumnSet and Action.OpenUrl and nothing newer. Every value that comes from outside
+goes through `safe.markdown`. The webhook URL carries a signature: it is a secret, so it never
+appears in a log line or an exception message.
 """
 
 from __future__ import annotations
@@ -12,22 +13,13 @@ from typing import Any
 import detectors
 from drift.model import Alert, HistoryRecord
 from notifiers import NotifierError
+from notifiers.safe import DeliveryError, markdown, retry_after_seconds, with_retries
 
 CARD_VERSION = "1.4"
 SEVERITY_COLOR = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent",
                   "info": "Default"}
-MAX_VALUE = 400
 PORTAL = "https://portal.azure.com/#resource"
-
-
-def _plain(value: object) -> str:
-    """Text from outside (names, claims, values) shown literally: no markdown, links or mentions."""
-    text = "" if value is None else str(value)
-    if len(text) > MAX_VALUE:
-        text = text[:MAX_VALUE] + " …[cut]"
-    for ch in "\\*`[]<>":
-        text = text.replace(ch, "\\" + ch)
-    return text
+MAX_LISTED = 25  # records listed on one card; the rest are counted
 
 
 def _heading(text: str, severity: str) -> dict[str, Any]:
@@ -35,53 +27,85 @@ def _heading(text: str, severity: str) -> dict[str, Any]:
             "color": SEVERITY_COLOR.get(severity, "Default"), "text": text}
 
 
-def _who(record: HistoryRecord) -> list[tuple[str, str | None]]:
+def _facts(pairs: list[tuple[str, object]]) -> dict[str, Any]:
+    return {"type": "FactSet", "facts": [{"title": t, "value": markdown(v)} for t, v in pairs]}
+
+
+def _who(record: HistoryRecord) -> list[tuple[str, object]]:
     return [("Changed by", record.changed_by), ("From IP", record.client_ip or "unknown"),
-            ("When", record.event_time), ("Operation", record.operation), ("Event", record.event_id)]
+            ("When", record.event_time), ("Operation", record.operation),
+            ("Correlation", record.correlation_id or "-")]
 
 
-def _change_body(record: HistoryRecord) -> list[dict[str, Any]]:
+def _title(record: HistoryRecord) -> str:
+    return detectors.by_setting(record.setting).title if record.setting != "server" else "Server"
+
+
+def _change_body(alert: Alert) -> list[dict[str, Any]]:
+    record = alert.records[0]
     detector = detectors.by_setting(record.setting)
-    facts = [("Server", record.server), ("Setting", f"{detector.title} ({record.setting})"),
-             ("Before", record.before if record.before is not None else "(first seen)"), ("After", record.after),
-             ("Severity", record.severity.upper()), ("Control", f"MCSB {record.control}"), *_who(record)]
+    facts: list[tuple[str, object]] = [
+        ("Server", record.server), ("Setting", f"{detector.title} ({record.setting})"),
+        ("Before", record.before if record.before is not None else "(first seen)"), ("After", record.after),
+        ("Severity", record.severity.upper()), ("Control", f"MCSB {record.control}"), *_who(record),
+        ("Alert id", alert.id or record.event_id)]
     return [
-        _heading(f"{record.severity.upper()}: {_plain(detector.title)} {record.verdict} on {_plain(record.server)}",
+        _heading(f"{record.severity.upper()}: {markdown(detector.title)} {record.verdict} on {markdown(record.server)}",
                  record.severity),
-        {"type": "TextBlock", "wrap": True, "text": _plain(record.why)},
-        {"type": "FactSet", "facts": [{"title": t, "value": _plain(v)} for t, v in facts]},
+        {"type": "TextBlock", "wrap": True, "text": markdown(record.why, 600)},
+        _facts(facts),
         {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": "Undo"},
-        {"type": "TextBlock", "wrap": True, "text": _plain(detector.remediation)},
-        {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "text": _plain(record.remediation or "")},
+        {"type": "TextBlock", "wrap": True, "text": markdown(detector.remediation, 600)},
+        {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "text": markdown(record.remediation, 600)},
     ]
 
 
-def _posture_body(alert: Alert) -> list[dict[str, Any]]:
-    first = alert.records[0]
-    body: list[dict[str, Any]] = [
-        _heading(f"{alert.severity.upper()}: new server {_plain(alert.server)} has {len(alert.records)} "
-                 "gap(s) against the security baseline", alert.severity),
-        {"type": "FactSet", "facts": [{"title": t, "value": _plain(v)}
-                                      for t, v in [("Server", first.server_id), *_who(first)]]},
-    ]
-    for record in alert.records:
-        detector = detectors.by_setting(record.setting)
-        body.append({"type": "Container", "separator": True, "items": [
-            {"type": "TextBlock", "wrap": True, "weight": "Bolder", "color": SEVERITY_COLOR.get(record.severity),
-             "text": f"{record.severity.upper()} · {_plain(detector.title)} · MCSB {record.control}"},
-            {"type": "TextBlock", "wrap": True, "text": f"{_plain(record.after)}: {_plain(record.why)}"},
-            {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "isSubtle": True,
-             "text": _plain(record.remediation or "")},
-        ]})
+def _record_item(record: HistoryRecord, with_server: bool) -> dict[str, Any]:
+    where = f" · {markdown(record.server)}" if with_server else ""
+    return {"type": "Container", "separator": True, "items": [
+        {"type": "TextBlock", "wrap": True, "weight": "Bolder", "color": SEVERITY_COLOR.get(record.severity),
+         "text": f"{record.severity.upper()} · {markdown(_title(record))}{where} · MCSB {markdown(record.control)}"},
+        {"type": "TextBlock", "wrap": True, "spacing": "None",
+         "text": f"{markdown(record.before if record.before is not None else '(first seen)', 120)} → "
+                 f"{markdown(record.after, 120)}"},
+        {"type": "TextBlock", "wrap": True, "isSubtle": True, "spacing": "None", "text": markdown(record.why, 300)},
+        {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "isSubtle": True, "spacing": "None",
+         "text": markdown(record.remediation, 300)},
+    ]}
+
+
+def _list_body(alert: Alert) -> list[dict[str, Any]]:
+    first, count = alert.records[0], len(alert.records)
+    servers = sorted({r.server for r in alert.records})
+    severity = alert.severity.value
+    if alert.kind == "posture":
+        heading = f"{severity.upper()}: new server {markdown(first.server)} has {count} gap(s) against the baseline"
+        facts: list[tuple[str, object]] = [("Server", first.server_id), *_who(first)]
+    elif alert.kind == "group":
+        heading = (f"{severity.upper()}: {count} weakening change(s) in one operation on "
+                   f"{markdown(', '.join(servers))}")
+        facts = [("Servers", ", ".join(servers)), *_who(first)]
+    else:
+        heading = f"{severity.upper()}: digest of {count} further weakening change(s) (alert rate limit reached)"
+        people = sorted({r.changed_by for r in alert.records})
+        facts = [("Servers", ", ".join(servers)), ("Changed by", ", ".join(people)),
+                 ("From", min(r.event_time or "" for r in alert.records)),
+                 ("To", max(r.event_time or "" for r in alert.records))]
+    body = [_heading(heading, severity), _facts(facts)]
+    body += [_record_item(r, len(servers) > 1) for r in alert.records[:MAX_LISTED]]
+    if count > MAX_LISTED:
+        body.append({"type": "TextBlock", "wrap": True, "isSubtle": True,
+                     "text": f"… and {count - MAX_LISTED} more: run `mysql-drift history --verdict weakened`"})
     return body
 
 
 def adaptive_card(alert: Alert) -> dict[str, Any]:
-    body = _posture_body(alert) if alert.kind == "posture" else _change_body(alert.records[0])
+    body = _change_body(alert) if alert.kind == "change" else _list_body(alert)
     actions = [{"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": f"{PORTAL}{alert.server_id}"}]
-    if alert.kind != "posture":
+    settings = sorted({r.setting for r in alert.records if r.setting != "server"})
+    if len(settings) == 1:
         actions.append({"type": "Action.OpenUrl", "title": "How to fix",
-                        "url": detectors.by_setting(alert.records[0].setting).doc_url})
+                        "url": detectors.by_setting(settings[0]).doc_url})
     return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
             "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions}
 
@@ -96,22 +120,34 @@ def message(alert: Alert) -> dict[str, Any]:
 class TeamsWebhookNotifier:
     name = "teams"
 
-    def __init__(self, webhook_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, webhook_url: str, *, timeout: float = 10.0, max_wait: float = 10.0) -> None:
         import requests
 
         self._url = webhook_url
         self._timeout = timeout
+        self._max_wait = max_wait
         self._session = requests.Session()
+        self._session.trust_env = False  # no proxy or CA settings from the environment for a secret URL
 
     def __repr__(self) -> str:
         return "TeamsWebhookNotifier(<webhook url hidden>)"
 
-    def send(self, alert: Alert) -> None:
+    def _post(self, payload: dict[str, Any]) -> None:
         import requests
 
         try:
-            response = self._session.post(self._url, json=message(alert), timeout=self._timeout)
+            response = self._session.post(self._url, json=payload, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise NotifierError(f"Teams webhook unreachable ({type(exc).__name__})") from None
+            raise DeliveryError(f"Teams webhook unreachable ({type(exc).__name__})", retryable=True) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise DeliveryError(f"Teams webhook answered HTTP {response.status_code}", retryable=True,
+                                retry_after=retry_after_seconds(response.headers.get("Retry-After")))
         if response.status_code >= 300:
-            raise NotifierError(f"Teams webhook answered HTTP {response.status_code}")
+            raise DeliveryError(f"Teams webhook answered HTTP {response.status_code}", retryable=False)
+
+    def send(self, alert: Alert) -> None:
+        payload = message(alert)
+        try:
+            with_retries(lambda: self._post(payload), max_wait=self._max_wait)
+        except DeliveryError as exc:
+            raise NotifierError(str(exc)) from None

@@ -22,7 +22,7 @@ def app_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     for key, value in {
         "DRIFT_ARM_ENDPOINT": settings.arm_endpoint, "DRIFT_ARM_CA_BUNDLE": str(settings.arm_ca_bundle),
         "DRIFT_ARM_CREDENTIAL": "local", "DRIFT_STORAGE_CONNECTION_STRING": str(settings.storage_connection_string),
-        "DRIFT_TABLE_NAME": settings.table_name, "DRIFT_NOTIFIERS": "teams",
+        "DRIFT_TABLE_NAME": settings.table_name, "DRIFT_NOTIFIERS": "teams", "DRIFT_ALERT_MAX_WAIT": "0.2",
         "DRIFT_TEAMS_WEBHOOK_URL": str(settings.teams_webhook_url),
     }.items():
         monkeypatch.setenv(key, value)
