@@ -23,8 +23,8 @@ _MARKDOWN = re.compile(r"([\\`*\[\]<>{}|~])")
 # `_` only opens emphasis at a word boundary (aad_auth_only stays as it is).
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # At the start of a line: headings, lists, quotes.
-_LINE_START = re.compile(r"^([#>+\-])")
-_NUMBERED = re.compile(r"^(\d+)([.)])")
+_LINE_START = re.compile(r"^([#>+\-])(?=\s|$)")
+_NUMBERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://")
 
 
