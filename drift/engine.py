@@ -235,9 +235,9 @@ class DriftEngine:
                 items.append(item)
         errors = []
         for item in items:
+            item.alert.id = item.row_key
             try:
-                for notifier in self.notifiers:
-                    notifier.send(item.alert)
+                self._send(server_id, item)
             except Exception as exc:
                 errors.append(f"{', '.join(r.setting for r in item.alert.records)}: {exc}")
                 log.warning("alert for %s not delivered, kept pending: %s", item.alert.server, exc)
@@ -251,3 +251,11 @@ class DriftEngine:
                     record.alert_status = AlertStatus.SENT.value
         if errors:
             raise RetryableFailure("alert delivery failed: " + "; ".join(errors))
+
+    def _send(self, server_id: str, item: OutboxItem) -> None:
+        """Every notifier that does not have the alert yet; each success is noted before the next."""
+        waiting = [n for n in self.notifiers if n.name not in item.delivered_to]
+        for index, notifier in enumerate(waiting):
+            notifier.send(item.alert)
+            if index < len(waiting) - 1:  # the last one is noted by `delivered` itself
+                self.store.delivered_to(server_id, item, notifier.name)

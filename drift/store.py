@@ -75,6 +75,7 @@ class OutboxItem:
     lease_owner: str | None
     lease_until: datetime | None
     attempts: int = 0
+    delivered_to: list[str] = field(default_factory=list)
 
     def claimable(self, owner: str, now: datetime) -> bool:
         return self.lease_owner in (None, "", owner) or self.lease_until is None or self.lease_until <= now
@@ -165,6 +166,7 @@ class BaselineStore:
                     etag=entity.metadata.get("etag"), lease_owner=entity.get("lease_owner"),
                     lease_until=datetime.fromisoformat(lease) if lease else None,
                     attempts=int(entity.get("attempts", 0)),
+                    delivered_to=json.loads(entity.get("delivered_to") or "[]"),
                 ))
             else:
                 setting = rk[len(BASELINE):]
@@ -254,6 +256,20 @@ class BaselineStore:
             return False
         item.etag, item.lease_owner, item.lease_until = meta.get("etag"), owner, until
         return True
+
+    def delivered_to(self, server_id: str, item: OutboxItem, notifier: str) -> None:
+        """Note that one notifier has the alert, so a retry for the others does not post it there again."""
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        item.delivered_to.append(notifier)
+        self._trip()
+        meta = self._table.update_entity(
+            {"PartitionKey": encode_key(server_id), "RowKey": item.row_key,
+             "delivered_to": json.dumps(item.delivered_to)},
+            mode=UpdateMode.MERGE, etag=item.etag, match_condition=MatchConditions.IfNotModified,
+        )
+        item.etag = meta.get("etag")
 
     def delivered(self, server_id: str, item: OutboxItem, *, now: datetime) -> None:
         """Remove the outbox row and mark its history row sent, in one transaction."""

@@ -120,9 +120,11 @@ def message(alert: Alert) -> dict[str, Any]:
 class TeamsWebhookNotifier:
     name = "teams"
 
-    def __init__(self, webhook_url: str, *, timeout: float = 10.0, max_wait: float = 10.0) -> None:
+    def __init__(self, webhook_url: str, *, timeout: float = 10.0, max_wait: float = 10.0,
+                 name: str = "teams") -> None:
         import requests
 
+        self.name = name
         self._url = webhook_url
         self._timeout = timeout
         self._max_wait = max_wait

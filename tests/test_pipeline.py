@@ -372,3 +372,24 @@ def test_cloudevents_schema_is_handled_like_the_event_grid_schema(
     assert outcome.status == "recorded"
     assert history(engine, baseline_server)[0].changed_by == "Casey Admin <casey@contoso.example>"
     assert len(teams.messages()) == 1
+
+
+def test_a_retry_posts_only_to_the_channels_that_did_not_get_the_alert(
+    sdk: Any, arm: ArmStandIn, engine: DriftEngine, teams: TeamsReceiver, baseline_server: str,
+) -> None:
+    from notifiers.teams import TeamsWebhookNotifier
+
+    with TeamsReceiver() as secops:
+        engine.notifiers = [TeamsWebhookNotifier(teams.webhook_url, max_wait=0),
+                            TeamsWebhookNotifier(secops.webhook_url, max_wait=0, name="teams-secops")]
+        set_public_access(sdk, baseline_server, "Enabled")
+        events = arm.drain_events()
+        secops.add_fault(503)
+        with pytest.raises(RetryableFailure):
+            engine.handle_many(events)
+        assert (len(teams.messages()), len(secops.messages())) == (1, 0)
+
+        engine.handle_many(events)
+        engine.handle_many(events)
+        assert (len(teams.messages()), len(secops.messages())) == (1, 1)
+        assert history(engine, baseline_server)[0].alert_status == "sent"
