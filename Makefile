@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test lint bench setup clean chromium
 
 demo: setup
 	$(BIN)/mysql-drift demo
@@ -18,7 +18,9 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 
-setup: $(VENV)/.installed node_modules/.installed
+CARDRENDER := tools/cardrender
+
+setup: $(VENV)/.installed node_modules/.installed $(CARDRENDER)/node_modules/.installed chromium
 
 $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +31,17 @@ $(VENV)/.installed: pyproject.toml requirements.txt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The Adaptive Card renderer (npm adaptivecards + playwright-core) drives Debian's Chromium:
+# no browser is downloaded. Without root or apt, the card rendering tests skip and say why.
+$(CARDRENDER)/node_modules/.installed: $(CARDRENDER)/package.json $(CARDRENDER)/package-lock.json
+	npm ci --prefix $(CARDRENDER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: card rendering tests will be skipped"; }
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

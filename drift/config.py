@@ -7,7 +7,12 @@
 | `DRIFT_STORAGE_CONNECTION_STRING` | Table Storage by connection string (Azurite, local)            |
 | `DRIFT_STORAGE_TABLE_ENDPOINT`    | Table Storage by managed identity (`https://ACCOUNT.table.core.windows.net`) |
 | `DRIFT_TABLE_NAME`                | table of baselines, history and outbox (default `mysqldrift`)  |
-| `DRIFT_NOTIFIERS`                 | `teams`, `console` (default: `teams` with a webhook, else `console`) |
+| `DRIFT_NOTIFIERS`                 | any of `teams`, `mail`, `channel`, `eventgrid`, `console`      |
+| `DRIFT_GRAPH_ENDPOINT`            | Microsoft Graph (default `https://graph.microsoft.com`)        |
+| `DRIFT_RESOLVE_PRINCIPALS`        | `true` (default): show service principals by display name (Graph) |
+| `DRIFT_MAIL_SENDER`, `DRIFT_MAIL_TO` | mailbox that sends (Mail.Send), comma list of recipients  |
+| `DRIFT_TEAMS_CHANNEL`             | `TEAM_ID/CHANNEL_ID` for Graph channel messages (delegated only) |
+| `DRIFT_EVENTGRID_ENDPOINT`        | custom topic endpoint (`https://TOPIC.REGION-1.eventgrid.azure.net/api/events`) |
 | `DRIFT_TEAMS_WEBHOOK_URL`         | Teams Workflows webhook (a secret: a Key Vault reference in Azure) |
 | `DRIFT_ALERT_MAX_WAIT`            | seconds an alert post may spend retrying 429/5xx (default 10) |
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
@@ -43,6 +48,12 @@ class Settings:
     managed_identity_client_id: str | None = None
     policy_file: str | None = None
     alert_max_wait: float = 10.0
+    graph_endpoint: str = "https://graph.microsoft.com"
+    resolve_principals: bool = True
+    mail_sender: str | None = None
+    mail_to: list[str] = field(default_factory=list)
+    teams_channel: str | None = None
+    eventgrid_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -64,6 +75,12 @@ class Settings:
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             policy_file=env.get("DRIFT_POLICY_FILE") or None,
             alert_max_wait=float(env.get("DRIFT_ALERT_MAX_WAIT") or 10.0),
+            graph_endpoint=env.get("DRIFT_GRAPH_ENDPOINT") or "https://graph.microsoft.com",
+            resolve_principals=(env.get("DRIFT_RESOLVE_PRINCIPALS") or "true").lower() in ("1", "true", "yes"),
+            mail_sender=env.get("DRIFT_MAIL_SENDER") or None,
+            mail_to=[a.strip() for a in (env.get("DRIFT_MAIL_TO") or "").split(",") if a.strip()],
+            teams_channel=env.get("DRIFT_TEAMS_CHANNEL") or None,
+            eventgrid_endpoint=env.get("DRIFT_EVENTGRID_ENDPOINT") or None,
         )
 
     @classmethod
@@ -85,6 +102,7 @@ class Settings:
             notifiers=base.notifiers if env.get("DRIFT_NOTIFIERS") else ["teams", "console"],
             teams_webhook_url=data.get("teams_webhook_url"),
             policy_file=base.policy_file,
+            graph_endpoint=data.get("graph_endpoint") or base.graph_endpoint,
         )
 
     def validate(self) -> None:
@@ -93,6 +111,12 @@ class Settings:
                               "(managed identity)")
         if "teams" in self.notifiers and not self.teams_webhook_url:
             raise ConfigError("notifier 'teams' needs DRIFT_TEAMS_WEBHOOK_URL")
-        unknown = set(self.notifiers) - {"teams", "console"}
+        if "mail" in self.notifiers and not (self.mail_sender and self.mail_to):
+            raise ConfigError("notifier 'mail' needs DRIFT_MAIL_SENDER and DRIFT_MAIL_TO")
+        if "channel" in self.notifiers and (not self.teams_channel or self.teams_channel.count("/") != 1):
+            raise ConfigError("notifier 'channel' needs DRIFT_TEAMS_CHANNEL as TEAM_ID/CHANNEL_ID")
+        if "eventgrid" in self.notifiers and not self.eventgrid_endpoint:
+            raise ConfigError("notifier 'eventgrid' needs DRIFT_EVENTGRID_ENDPOINT")
+        unknown = set(self.notifiers) - {"teams", "mail", "channel", "eventgrid", "console"}
         if unknown:
             raise ConfigError(f"unknown notifier(s) in DRIFT_NOTIFIERS: {', '.join(sorted(unknown))}")

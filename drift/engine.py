@@ -36,6 +36,7 @@ from drift.armid import ServerRef
 from drift.events import ArmEvent, MalformedEvent, parse_event
 from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, Verdict
 from drift.policy import Policy
+from drift.principals import PrincipalNames
 from drift.readers import ServerGone
 from drift.routing import Plan
 from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate, OutboxItem
@@ -88,11 +89,13 @@ def _now() -> datetime:
 
 class DriftEngine:
     def __init__(self, reader: StateReader, store: BaselineStore, notifiers: Sequence[Notifier], *,
-                 policy: Policy | None = None, clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
+                 policy: Policy | None = None, principal_names: PrincipalNames | None = None,
+                 clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
         self.reader = reader
         self.store = store
         self.notifiers = list(notifiers)
         self.policy = policy or Policy()
+        self.principal_names = principal_names
         self.clock = clock
         self.max_attempts = max_attempts
         self.owner = uuid.uuid4().hex
@@ -148,6 +151,11 @@ class DriftEngine:
             changes = [c for setting, state in states.items()
                        if (c := self._change(event, ref, setting, state, rows.baselines.get(setting), ctx, now,
                                              posture))]
+            if any(c.record for c in changes):
+                who = self._who(event)
+                for change in changes:
+                    if change.record:
+                        change.record.changed_by = who
             try:
                 queued = self.store.commit(ref.server_id, ref.name, changes, owner=self.owner, now=now)
             except ConcurrentUpdate:
@@ -163,6 +171,14 @@ class DriftEngine:
             self._deliver(ref.server_id, queued, leftovers, outcome)
             return outcome
         raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
+
+    def _who(self, event: ArmEvent) -> str:
+        """The caller as a person reads it: a service principal by its display name where Graph knows it."""
+        caller = event.caller
+        if caller.upn or caller.name or not caller.app_id or self.principal_names is None:
+            return caller.display
+        name = self.principal_names.display_name(caller.app_id)
+        return f"{name} (app {caller.app_id})" if name else caller.display
 
     def _read(self, plan: Plan, reads: list[str], outcome: Outcome) -> dict[str, Any]:
         states: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from typing import Any
 from drift.config import Settings
 from drift.engine import DriftEngine, Notifier
 from drift.policy import load_policy
+from drift.principals import PrincipalNames
 from drift.readers import ArmReader
 from drift.store import BaselineStore
 
@@ -36,10 +37,27 @@ def build_store(settings: Settings) -> BaselineStore:
     return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
 
 
-def build_notifiers(settings: Settings) -> list[Notifier]:
+def build_notifiers(settings: Settings, credential: Any = None) -> list[Notifier]:
     out: list[Notifier] = []
     for name in settings.notifiers:
-        if name == "teams":
+        if name in ("mail", "channel", "eventgrid"):
+            credential = credential or _credential(settings)
+        if name == "mail":
+            from notifiers.graph import GraphMailNotifier
+
+            out.append(GraphMailNotifier(credential, str(settings.mail_sender), settings.mail_to,
+                                         graph_endpoint=settings.graph_endpoint))
+        elif name == "channel":
+            from notifiers.graph import GraphChannelNotifier
+
+            team, channel = str(settings.teams_channel).split("/")
+            out.append(GraphChannelNotifier(credential, team, channel, graph_endpoint=settings.graph_endpoint))
+        elif name == "eventgrid":
+            from notifiers.eventgrid import EventGridNotifier
+
+            out.append(EventGridNotifier(str(settings.eventgrid_endpoint), credential,
+                                         connection_verify=settings.arm_ca_bundle or True))
+        elif name == "teams":
             from notifiers.teams import TeamsWebhookNotifier
 
             out.append(TeamsWebhookNotifier(str(settings.teams_webhook_url), max_wait=settings.alert_max_wait))
@@ -52,10 +70,11 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
 
 def build_engine(settings: Settings) -> DriftEngine:
     settings.validate()
-    reader = ArmReader(_credential(settings), base_url=settings.arm_endpoint,
-                       connection_verify=settings.arm_ca_bundle or True)
-    return DriftEngine(reader, build_store(settings), build_notifiers(settings),
-                       policy=load_policy(settings.policy_file))
+    credential = _credential(settings)
+    reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True)
+    names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
+    return DriftEngine(reader, build_store(settings), build_notifiers(settings, credential),
+                       policy=load_policy(settings.policy_file), principal_names=names)
 
 
 def engine() -> DriftEngine:

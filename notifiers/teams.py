@@ -31,9 +31,24 @@ def _facts(pairs: list[tuple[str, object]]) -> dict[str, Any]:
     return {"type": "FactSet", "facts": [{"title": t, "value": markdown(v)} for t, v in pairs]}
 
 
+def _when(value: str | None) -> str:
+    """`2026-11-20T10:00:07.512+00:00` as `2026-11-20 10:00:07 UTC`."""
+    return f"{value[:10]} {value[11:19]} UTC" if value and len(value) >= 19 else (value or "unknown")
+
+
+def _operation(value: str) -> str:
+    """The operation without the long provider prefix, which would squeeze the fact titles."""
+    return value.removeprefix("Microsoft.DBforMySQL/flexibleServers/") or value
+
+
+def _server(record: HistoryRecord) -> str:
+    group = record.server_id.split("/")[4] if record.server_id.count("/") > 4 else "?"
+    return f"{record.server} (resource group {group})"
+
+
 def _who(record: HistoryRecord) -> list[tuple[str, object]]:
     return [("Changed by", record.changed_by), ("From IP", record.client_ip or "unknown"),
-            ("When", record.event_time), ("Operation", record.operation),
+            ("When", _when(record.event_time)), ("Operation", _operation(record.operation)),
             ("Correlation", record.correlation_id or "-")]
 
 
@@ -45,7 +60,7 @@ def _change_body(alert: Alert) -> list[dict[str, Any]]:
     record = alert.records[0]
     detector = detectors.by_setting(record.setting)
     facts: list[tuple[str, object]] = [
-        ("Server", record.server), ("Setting", f"{detector.title} ({record.setting})"),
+        ("Server", _server(record)), ("Setting", f"{detector.title} ({record.setting})"),
         ("Before", record.before if record.before is not None else "(first seen)"), ("After", record.after),
         ("Severity", record.severity.upper()), ("Control", f"MCSB {record.control}"), *_who(record),
         ("Alert id", alert.id or record.event_id)]
@@ -80,7 +95,7 @@ def _list_body(alert: Alert) -> list[dict[str, Any]]:
     severity = alert.severity.value
     if alert.kind == "posture":
         heading = f"{severity.upper()}: new server {markdown(first.server)} has {count} gap(s) against the baseline"
-        facts: list[tuple[str, object]] = [("Server", first.server_id), *_who(first)]
+        facts: list[tuple[str, object]] = [("Server", _server(first)), *_who(first)]
     elif alert.kind == "group":
         heading = (f"{severity.upper()}: {count} weakening change(s) in one operation on "
                    f"{markdown(', '.join(servers))}")

@@ -104,7 +104,7 @@ def test_a_weakening_change_is_recorded_and_alerted_once_with_one_arm_read(
         assert row.after == after
     [card] = teams.messages()
     shown = facts(card)
-    assert shown["Server"] == baseline_server
+    assert shown["Server"] == f"{baseline_server} (resource group rg-tests)"
     assert shown["Setting"].endswith(f"({setting})")
     assert shown["Severity"] == severity.upper()
     assert shown["Changed by"] == "Casey Admin <casey@contoso.example>"

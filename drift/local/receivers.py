@@ -289,7 +289,9 @@ class GraphReceiver(_Receiver):
         low = [p.lower() for p in parts]
         if method == "POST" and len(parts) == 4 and low[1] == "users" and low[3] == "sendmail":
             payload = _json_object(body)
-            if payload is None or not isinstance(payload.get("message"), dict):
+            # Graph reads property names case-insensitively; msgraph-sdk sends "Message".
+            fields = {k.lower(): v for k, v in (payload or {}).items()}
+            if payload is None or not isinstance(fields.get("message"), dict):
                 return 400, _graph_error("ErrorInvalidRequest", "The 'message' property is required.")
             self._record({"user": parts[2], "body": payload})
             return 202, None
@@ -346,3 +348,35 @@ def _graph_error(code: str, message: str) -> JsonDict:
 
 
 __all__ = ["GraphReceiver", "TeamsReceiver"]
+
+
+class TopicReceiver(_Receiver):
+    """An Event Grid custom topic (`POST /api/events`), keeping every CloudEvent it is sent.
+
+    Serve it with TLS (`ssl_context`): the publisher sends a bearer token, which azure-core
+    refuses to send over plain http.
+    """
+
+    name = "topic-receiver"
+
+    @property
+    def endpoint(self) -> str:
+        return self.url + "/api/events"
+
+    def _is_service_path(self, path: str) -> bool:
+        return path.lower().startswith("/api/events")
+
+    def _route(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        if method != "POST" or not self._is_service_path(path):
+            return 404, {"error": {"code": "NotFound", "message": f"No route {method} {path}"}}
+        if not headers.get("authorization", "").lower().startswith("bearer ") and "aeg-sas-key" not in headers:
+            return 401, {"error": {"code": "Unauthorized", "message": "No credential."}}
+        try:
+            events = json.loads(body)
+        except ValueError:
+            return 400, {"error": {"code": "BadRequest", "message": "Body must be JSON."}}
+        for event in events if isinstance(events, list) else [events]:
+            if not isinstance(event, dict) or event.get("specversion") != "1.0":
+                return 400, {"error": {"code": "BadRequest", "message": "Expected CloudEvents 1.0."}}
+            self._record(event)
+        return 200, None
