@@ -31,8 +31,7 @@ class EventGridNotifier:
         from azure.eventgrid import EventGridPublisherClient
 
         if self._client is None:
-            self._client = EventGridPublisherClient(self._endpoint, self._credential,
-                                                    connection_verify=self._verify)
+            self._client = EventGridPublisherClient(self._endpoint, self._credential)
         event = CloudEvent(
             source=alert.server_id, type=TYPES.get(alert.kind, "MySqlDrift.SecurityWeakened"),
             subject=",".join(sorted({r.setting for r in alert.records})), id=alert.id or None,
@@ -40,6 +39,7 @@ class EventGridNotifier:
                   "records": [r.to_dict() for r in alert.records]},
         )
         try:
-            self._client.send([event])
+            # Per call: azure-eventgrid 4.2x drops the constructor's transport options for basic topics.
+            self._client.send([event], connection_verify=self._verify)
         except AzureError as exc:
             raise NotifierError(f"Event Grid publish failed ({type(exc).__name__})") from None

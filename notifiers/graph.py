@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Coroutine
 from typing import Any
 
@@ -38,9 +39,22 @@ def graph_client(credential: Any, endpoint: str) -> Any:
     return client
 
 
-def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run one Graph call from synchronous code (the Function's handlers are synchronous)."""
-    return asyncio.run(coroutine)
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def run(coroutine: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
+    """Run one Graph call from synchronous code (the Function's handlers are synchronous).
+
+    msgraph's HTTP client binds to the event loop it first runs on, so every call goes to one
+    long-lived loop in a background thread rather than a new `asyncio.run` each time.
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="graph-loop", daemon=True).start()
+    return asyncio.run_coroutine_threadsafe(coroutine, _loop).result(timeout)
 
 
 def _graph_error(exc: Exception) -> str:
