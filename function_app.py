@@ -14,3 +14,9 @@ def on_arm_event(event: func.EventGridEvent) -> None:
     Raising fails the invocation, so Event Grid delivers the event again.
     """
     runtime.engine().handle_many([runtime.function_event_to_raw(event)])
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 */1 * * * *", run_on_startup=False)
+def sweep_alerts(timer: func.TimerRequest) -> None:
+    """Deliver alerts the event path could not (outage, crash) and the digest of rate-limited ones."""
+    runtime.engine().sweep()

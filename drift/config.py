@@ -15,6 +15,8 @@
 | `DRIFT_EVENTGRID_ENDPOINT`        | custom topic endpoint (`https://TOPIC.REGION-1.eventgrid.azure.net/api/events`) |
 | `DRIFT_TEAMS_WEBHOOK_URL`         | Teams Workflows webhook (a secret: a Key Vault reference in Azure) |
 | `DRIFT_ALERT_MAX_WAIT`            | seconds an alert post may spend retrying 429/5xx (default 10) |
+| `DRIFT_GROUP_WINDOW_SECONDS`      | wait this long to put one operation's changes (same correlation id) on one card |
+| `DRIFT_ALERTS_PER_MINUTE`         | cards a minute before the rest go into one digest (default 20; 0: no limit) |
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
@@ -54,6 +56,8 @@ class Settings:
     mail_to: list[str] = field(default_factory=list)
     teams_channel: str | None = None
     eventgrid_endpoint: str | None = None
+    group_window: float = 0.0
+    alerts_per_minute: int = 20
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -81,6 +85,8 @@ class Settings:
             mail_to=[a.strip() for a in (env.get("DRIFT_MAIL_TO") or "").split(",") if a.strip()],
             teams_channel=env.get("DRIFT_TEAMS_CHANNEL") or None,
             eventgrid_endpoint=env.get("DRIFT_EVENTGRID_ENDPOINT") or None,
+            group_window=float(env.get("DRIFT_GROUP_WINDOW_SECONDS") or 0.0),
+            alerts_per_minute=int(env.get("DRIFT_ALERTS_PER_MINUTE") or 20),
         )
 
     @classmethod

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import detectors
@@ -79,6 +80,10 @@ def remediation(template: str, ref: ServerRef, targets: tuple[str, ...] = ()) ->
         "{target}", "<name>")
 
 
+GROUPING = "~grouping"
+LEASE = timedelta(seconds=60)
+
+
 def _canonical(state: Any) -> str:
     return json.dumps(state, sort_keys=True)
 
@@ -90,12 +95,17 @@ def _now() -> datetime:
 class DriftEngine:
     def __init__(self, reader: StateReader, store: BaselineStore, notifiers: Sequence[Notifier], *,
                  policy: Policy | None = None, principal_names: PrincipalNames | None = None,
-                 clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
+                 group_window: float = 0.0, alerts_per_minute: int = 0,
+                 clock: Callable[[], datetime] = _now, sleep: Callable[[float], None] = time.sleep,
+                 max_attempts: int = 6) -> None:
         self.reader = reader
         self.store = store
         self.notifiers = list(notifiers)
         self.policy = policy or Policy()
         self.principal_names = principal_names
+        self.group_window = group_window
+        self.alerts_per_minute = alerts_per_minute
+        self.sleep = sleep
         self.clock = clock
         self.max_attempts = max_attempts
         self.owner = uuid.uuid4().hex
@@ -156,8 +166,12 @@ class DriftEngine:
                 for change in changes:
                     if change.record:
                         change.record.changed_by = who
+            grouping = self.group_window > 0 and bool(event.correlation_id)
             try:
-                queued = self.store.commit(ref.server_id, ref.name, changes, owner=self.owner, now=now)
+                # Grouped alerts are leased to nobody for the window: whichever sibling wakes first sends them all.
+                queued = self.store.commit(ref.server_id, ref.name, changes,
+                                           owner=GROUPING if grouping else self.owner, now=now,
+                                           lease=timedelta(seconds=self.group_window) if grouping else LEASE)
             except ConcurrentUpdate:
                 log.info("event %s: %s changed under us; re-reading", event.id, ref.server_id)
                 continue
@@ -168,6 +182,9 @@ class DriftEngine:
                 log.info("drift %s %s on %s: %s -> %s (%s; %s)", record.verdict, record.setting, record.server,
                          record.before, record.after, record.severity, record.why)
             leftovers = [i for i in rows.outbox if i.row_key not in {q.row_key for q in queued}]
+            if grouping and queued:
+                self.sleep(self.group_window)  # let the other changes of the same operation land
+                queued, leftovers = self._siblings(ref.server_id, event.correlation_id), []
             self._deliver(ref.server_id, queued, leftovers, outcome)
             return outcome
         raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
@@ -242,36 +259,102 @@ class DriftEngine:
 
     # -- alerts -------------------------------------------------------------------------------
 
+    def _siblings(self, server_id: str, correlation_id: str | None) -> list[OutboxItem]:
+        """Claim, in one transaction, every pending alert of this server from the same operation.
+
+        Siblings that wake a moment later find the rows taken and send nothing.
+        """
+        for _attempt in range(self.max_attempts):
+            now = self.clock()
+            group = [i for i in self.store.load(server_id).outbox
+                     if i.correlation_id == correlation_id and not i.digest
+                     and (i.lease_owner == GROUPING or i.claimable(self.owner, now))]
+            if not group or self.store.claim_all(server_id, group, owner=self.owner, now=now):
+                return group
+        return []
+
     def _deliver(self, server_id: str, queued: list[OutboxItem], leftovers: list[OutboxItem],
                  outcome: Outcome) -> None:
         now = self.clock()
         items = list(queued)
         for item in leftovers:
-            if item.claimable(self.owner, now) and self.store.claim(server_id, item, owner=self.owner, now=now):
+            if not item.digest and item.claimable(self.owner, now) and self.store.claim(server_id, item,
+                                                                                        owner=self.owner, now=now):
                 items.append(item)
-        errors = []
+        groups: dict[str, list[OutboxItem]] = {}
         for item in items:
-            item.alert.id = item.row_key
-            try:
-                self._send(server_id, item)
-            except Exception as exc:
-                errors.append(f"{', '.join(r.setting for r in item.alert.records)}: {exc}")
-                log.warning("alert for %s not delivered, kept pending: %s", item.alert.server, exc)
-                self.store.release(server_id, item, error=str(exc))
+            groups.setdefault(item.correlation_id or item.row_key, []).append(item)
+        errors = []
+        for members in groups.values():
+            error = self._deliver_group(server_id, members)
+            if error:
+                errors.append(error)
                 continue
-            self.store.delivered(server_id, item, now=self.clock())
             outcome.alerts_sent += 1
-            sent = {(r.event_id, r.setting) for r in item.alert.records}
+            sent = {(r.event_id, r.setting) for m in members for r in m.alert.records}
             for record in outcome.records:
                 if (record.event_id, record.setting) in sent:
                     record.alert_status = AlertStatus.SENT.value
         if errors:
             raise RetryableFailure("alert delivery failed: " + "; ".join(errors))
 
-    def _send(self, server_id: str, item: OutboxItem) -> None:
+    def _deliver_group(self, server_id: str, members: list[OutboxItem], kind: str | None = None) -> str | None:
+        """Send claimed alerts as one card; None when delivered (or deferred to the digest), else the error."""
+        if len(members) == 1 and kind is None:
+            alert = members[0].alert
+        else:
+            records = [r for m in members for r in m.alert.records]
+            alert = Alert(kind or "group", records, id=members[0].row_key)
+        if kind != "digest" and self.alerts_per_minute and not self.store.take_slot(
+                "alerts", self.clock(), self.alerts_per_minute):
+            for member in members:
+                self.store.mark_digest(server_id, member)
+            log.info("alert rate limit reached: %s goes into the next digest", alert.id)
+            return None
+        try:
+            self._send(server_id, members[0], alert)
+        except Exception as exc:
+            log.warning("alert for %s not delivered, kept pending: %s", alert.server, exc)
+            for member in members:
+                self.store.release(server_id, member, error=str(exc))
+            return f"{', '.join(sorted({r.setting for r in alert.records}))}: {exc}"
+        for member in members:
+            self.store.delivered(server_id, member, now=self.clock())
+        return None
+
+    def _send(self, server_id: str, item: OutboxItem, alert: Alert) -> None:
         """Every notifier that does not have the alert yet; each success is noted before the next."""
         waiting = [n for n in self.notifiers if n.name not in item.delivered_to]
         for index, notifier in enumerate(waiting):
-            notifier.send(item.alert)
+            notifier.send(alert)
             if index < len(waiting) - 1:  # the last one is noted by `delivered` itself
                 self.store.delivered_to(server_id, item, notifier.name)
+
+    # -- the sweep ----------------------------------------------------------------------------
+
+    def sweep(self) -> dict[str, int]:
+        """Deliver what events could not: failed or orphaned alerts, and the digest of rate-limited ones.
+
+        Run by a timer. Raises RetryableFailure when some alert still could not be sent.
+        """
+        now = self.clock()
+        pending = self.store.pending_alerts()
+        claimed = [i for i in pending if i.claimable(self.owner, now)
+                   and self.store.claim("", i, owner=self.owner, now=now)]
+        digest = [i for i in claimed if i.digest]
+        errors, sent = [], 0
+        groups: dict[tuple[str, str], list[OutboxItem]] = {}
+        for item in claimed:
+            if not item.digest:
+                groups.setdefault((item.partition, item.correlation_id or item.row_key), []).append(item)
+        for members in groups.values():
+            error = self._deliver_group("", members)
+            errors += [error] if error else []
+            sent += 0 if error else 1
+        if digest:
+            error = self._deliver_group("", digest, kind="digest")
+            errors += [error] if error else []
+            sent += 0 if error else 1
+        if errors:
+            raise RetryableFailure("sweep: alert delivery failed: " + "; ".join(errors))
+        return {"pending": len(pending), "claimed": len(claimed), "sent": sent, "digested": len(digest)}

@@ -74,7 +74,8 @@ def build_engine(settings: Settings) -> DriftEngine:
     reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True)
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
     return DriftEngine(reader, build_store(settings), build_notifiers(settings, credential),
-                       policy=load_policy(settings.policy_file), principal_names=names)
+                       policy=load_policy(settings.policy_file), principal_names=names,
+                       group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute)
 
 
 def engine() -> DriftEngine:

@@ -34,6 +34,7 @@ HISTORY = "history|"
 OUTBOX = BASELINE + "~outbox|"
 MAX_TRANSACTION = 100
 POSTURE = "posture"  # the alert group of a new server's full posture check
+RATE_LIMIT = "~ratelimit"  # partition of the per-minute alert counters
 _MAX_MS = 10**13 - 1
 _UNSAFE = re.compile(r"[%|#?\\\x00-\x1f\x7f]")
 
@@ -76,6 +77,12 @@ class OutboxItem:
     lease_until: datetime | None
     attempts: int = 0
     delivered_to: list[str] = field(default_factory=list)
+    digest: bool = False  # over the rate limit: goes out in the next digest card
+    partition: str = ""
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.alert.records[0].correlation_id if self.alert.records else None
 
     def claimable(self, owner: str, now: datetime) -> bool:
         return self.lease_owner in (None, "", owner) or self.lease_until is None or self.lease_until <= now
@@ -158,16 +165,7 @@ class BaselineStore:
         for entity in entities:
             rk = entity["RowKey"]
             if rk.startswith(OUTBOX):
-                lease = entity.get("lease_until")
-                records = [HistoryRecord.from_dict(r) for r in json.loads(entity["records"])]
-                rows.outbox.append(OutboxItem(
-                    row_key=rk, alert=Alert(entity.get("kind", "change"), records),
-                    history_row_keys=json.loads(entity["history_row_keys"]),
-                    etag=entity.metadata.get("etag"), lease_owner=entity.get("lease_owner"),
-                    lease_until=datetime.fromisoformat(lease) if lease else None,
-                    attempts=int(entity.get("attempts", 0)),
-                    delivered_to=json.loads(entity.get("delivered_to") or "[]"),
-                ))
+                rows.outbox.append(_outbox_item(entity))
             else:
                 setting = rk[len(BASELINE):]
                 rows.baselines[setting] = Baseline(
@@ -179,6 +177,7 @@ class BaselineStore:
 
     def commit(self, server_id: str, server_name: str, changes: list[Change], *, owner: str,
                now: datetime, lease: timedelta = timedelta(seconds=60)) -> list[OutboxItem]:
+        """(An empty `owner` leaves new alerts unleased, for whichever invocation groups them.)"""
         """Write all changes of one event in one transaction; return the alerts it queued (leased to `owner`).
 
         Raises ConcurrentUpdate when a baseline moved or appeared since it was read.
@@ -217,9 +216,11 @@ class BaselineStore:
             operations.append(("create", {
                 "PartitionKey": pk, "RowKey": outbox_rk, "kind": alert.kind,
                 "records": json.dumps([r.to_dict() for r in alert.records]), "history_row_keys": json.dumps(keys),
-                "lease_owner": owner, "lease_until": until.isoformat(), "attempts": 0,
+                "lease_owner": owner, "lease_until": until.isoformat() if owner else "", "attempts": 0,
+                "correlation_id": alert.records[0].correlation_id or "",
             }))
-            queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until))
+            alert.id = outbox_rk
+            queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until if owner else None, partition=pk))
         if not operations:
             return []
         if len(operations) > MAX_TRANSACTION:
@@ -248,13 +249,36 @@ class BaselineStore:
         try:
             self._trip()
             meta = self._table.update_entity(
-                {"PartitionKey": encode_key(server_id), "RowKey": item.row_key, "lease_owner": owner,
-                 "lease_until": until.isoformat()},
+                {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
+                 "lease_owner": owner, "lease_until": until.isoformat()},
                 mode=UpdateMode.MERGE, etag=item.etag, match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         item.etag, item.lease_owner, item.lease_until = meta.get("etag"), owner, until
+        return True
+
+    def claim_all(self, server_id: str, items: list[OutboxItem], *, owner: str, now: datetime,
+                  lease: timedelta = timedelta(seconds=60)) -> bool:
+        """Lease several alerts of one server to `owner` in one transaction: all of them, or none."""
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        until = now + lease
+        pk = encode_key(server_id)
+        try:
+            self._trip()
+            results = self._table.submit_transaction([
+                ("update", {"PartitionKey": pk, "RowKey": i.row_key, "lease_owner": owner,
+                            "lease_until": until.isoformat()},
+                 {"mode": UpdateMode.MERGE, "etag": i.etag, "match_condition": MatchConditions.IfNotModified})
+                for i in items])
+        except TableTransactionError as exc:
+            if exc.status_code in (409, 412, 404):
+                return False
+            raise
+        for item, result in zip(items, results, strict=True):
+            item.etag, item.lease_owner, item.lease_until = (result or {}).get("etag"), owner, until
         return True
 
     def delivered_to(self, server_id: str, item: OutboxItem, notifier: str) -> None:
@@ -265,7 +289,7 @@ class BaselineStore:
         item.delivered_to.append(notifier)
         self._trip()
         meta = self._table.update_entity(
-            {"PartitionKey": encode_key(server_id), "RowKey": item.row_key,
+            {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
              "delivered_to": json.dumps(item.delivered_to)},
             mode=UpdateMode.MERGE, etag=item.etag, match_condition=MatchConditions.IfNotModified,
         )
@@ -276,7 +300,7 @@ class BaselineStore:
         from azure.core import MatchConditions
         from azure.data.tables import UpdateMode
 
-        pk = encode_key(server_id)
+        pk = item.partition or encode_key(server_id)
         self._trip()
         self._table.submit_transaction([
             ("delete", {"PartitionKey": pk, "RowKey": item.row_key},
@@ -286,13 +310,61 @@ class BaselineStore:
               for key in item.history_row_keys],
         ])
 
+    def pending_alerts(self) -> list[OutboxItem]:
+        """Every undelivered alert of every server (for the sweep): one query over the outbox rows."""
+        self.ensure_table()
+        self._trip()
+        entities = self._table.query_entities("RowKey ge @lo and RowKey lt @hi",
+                                              parameters={"lo": OUTBOX, "hi": OUTBOX[:-1] + "}"})
+        return [_outbox_item(e) for e in entities]
+
+    def mark_digest(self, server_id: str, item: OutboxItem) -> None:
+        """Over the rate limit: leave the alert for the next digest card, released."""
+        from azure.data.tables import UpdateMode
+
+        self._trip()
+        self._table.update_entity({"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
+                                   "digest": True,
+                                   "lease_owner": "", "lease_until": ""}, mode=UpdateMode.MERGE)
+        item.digest = True
+
+    def take_slot(self, channel: str, now: datetime, limit: int) -> bool:
+        """Count one alert against `channel`'s budget for this minute; False once `limit` is used up."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        self.ensure_table()
+        key = {"PartitionKey": RATE_LIMIT, "RowKey": f"{channel}|{now:%Y-%m-%dT%H:%M}"}
+        for _ in range(10):
+            try:
+                self._trip()
+                entity = self._table.get_entity(key["PartitionKey"], key["RowKey"])
+            except ResourceNotFoundError:
+                try:
+                    self._trip()
+                    self._table.create_entity({**key, "count": 1})
+                    return True
+                except ResourceExistsError:
+                    continue
+            if int(entity["count"]) >= limit:
+                return False
+            try:
+                self._trip()
+                self._table.update_entity({**key, "count": int(entity["count"]) + 1}, mode=UpdateMode.MERGE,
+                                          etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                return True
+            except ResourceModifiedError:
+                continue
+        return True  # heavy contention: rather one card too many than a lost slot count loop
+
     def release(self, server_id: str, item: OutboxItem, *, error: str) -> None:
         """Give a failed alert back so the next delivery of the event (or a sweep) can send it."""
         from azure.data.tables import UpdateMode
 
         self._trip()
         self._table.update_entity(
-            {"PartitionKey": encode_key(server_id), "RowKey": item.row_key, "lease_owner": "",
+            {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key, "lease_owner": "",
              "lease_until": "", "attempts": item.attempts + 1, "last_error": error[:1000]},
             mode=UpdateMode.MERGE,
         )
@@ -347,6 +419,18 @@ class BaselineStore:
         records = [HistoryRecord.from_dict(dict(e)) for e in entities]
         records.sort(key=lambda r: r.detected_at, reverse=True)
         return records[:limit] if limit else records
+
+
+def _outbox_item(entity: Any) -> OutboxItem:
+    lease = entity.get("lease_until")
+    records = [HistoryRecord.from_dict(r) for r in json.loads(entity["records"])]
+    return OutboxItem(
+        row_key=entity["RowKey"], alert=Alert(entity.get("kind", "change"), records, id=entity["RowKey"]),
+        history_row_keys=json.loads(entity["history_row_keys"]), etag=entity.metadata.get("etag"),
+        lease_owner=entity.get("lease_owner"), lease_until=datetime.fromisoformat(lease) if lease else None,
+        attempts=int(entity.get("attempts", 0)), delivered_to=json.loads(entity.get("delivered_to") or "[]"),
+        digest=bool(entity.get("digest", False)), partition=entity["PartitionKey"],
+    )
 
 
 def _history_entity(record: HistoryRecord) -> dict[str, Any]:
