@@ -288,11 +288,18 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     )
 
 
+APP_ROOT = Path(__file__).resolve().parents[1]
+
+
 def load_policy(path: str | Path | None) -> Policy:
+    """The policy at `path`; a relative path not found from here is taken from the app's root."""
     if not path:
         return Policy()
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (APP_ROOT / path).exists():
+        path = APP_ROOT / path
     try:
-        text = Path(path).read_text()
+        text = path.read_text()
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from None
     return parse_policy(text, str(path))

@@ -13,6 +13,7 @@ from drift import runtime
 from drift.config import Settings
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
+from tests.function_index import functions
 from tests.helpers import create_compliant_server, create_server, server_id, set_parameter
 
 
@@ -31,16 +32,8 @@ def app_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(runtime, "_engine", None)
 
 
-_FUNCTIONS: list[Any] = []
-
-
-def trigger() -> Any:
-    """The indexed function, as the host sees it (the app indexes its functions only once)."""
-    import function_app
-
-    if not _FUNCTIONS:
-        _FUNCTIONS.extend(function_app.app.get_functions())
-    [fn] = [f for f in _FUNCTIONS if f.get_function_name() == "on_arm_event"]
+def trigger(name: str = "on_arm_event") -> Any:
+    [fn] = [f for f in functions() if f.get_function_name() == name]
     return fn
 
 
@@ -60,9 +53,11 @@ def as_cloud_event(raw: dict[str, Any]) -> func.CloudEvent:
                            dataschema=None, data=raw["data"])
 
 
-def test_the_app_has_one_event_grid_trigger() -> None:
+def test_the_app_has_an_event_grid_trigger_and_a_sweep_timer() -> None:
     bindings = trigger().get_bindings_dict()["bindings"]
     assert [(b["type"], b["direction"].name) for b in bindings] == [("eventGridTrigger", "IN")]
+    [timer] = trigger("sweep_alerts").get_bindings_dict()["bindings"]
+    assert (timer["type"], timer["schedule"]) == ("timerTrigger", "0 */1 * * * *")
 
 
 @pytest.mark.parametrize("convert", [as_event_grid_event, as_cloud_event], ids=["eventgrid", "cloudevents"])

@@ -1,0 +1,151 @@
+// Flex Consumption (FC1) Linux Function app on Python 3.11, running as the user-assigned identity.
+// No app setting holds a key: storage and telemetry go through the identity, the webhook through
+// a Key Vault reference.
+param name string
+param planName string
+param location string
+param tags object
+
+@description('Resource id of the user-assigned identity.')
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound on instances; it also bounds concurrent ARM reads (throttled per principal).')
+param maximumInstanceCount int = 40
+
+param tableName string
+param notifiers string
+
+@description('Versionless URI of the Key Vault secret holding the Teams webhook URL.')
+param teamsWebhookSecretUri string
+param mailSender string
+param mailRecipient string
+param policyFile string
+param reconcileSchedule string
+param watchedSubscriptions string
+
+@description('azd deploys the service of azure.yaml to the app carrying this tag.')
+param serviceName string = 'drift'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// Publishing credentials are a secret too: deployments go through Entra (azd), never basic auth.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: {
+    AzureWebJobsStorage__accountName: storage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    // Not a secret: with DisableLocalAuth on the component it only says where to send, and
+    // ingestion takes the identity's token (the authentication string below).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    AZURE_CLIENT_ID: identityClientId
+    DRIFT_STORAGE_TABLE_ENDPOINT: 'https://${storage.name}.table.${environment().suffixes.storage}'
+    DRIFT_TABLE_NAME: tableName
+    DRIFT_NOTIFIERS: notifiers
+    DRIFT_TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})'
+    DRIFT_MAIL_SENDER: mailSender
+    DRIFT_MAIL_TO: mailRecipient
+    DRIFT_POLICY_FILE: policyFile
+    DRIFT_RECONCILE_SCHEDULE: reconcileSchedule
+    DRIFT_WATCHED_SUBSCRIPTIONS: watchedSubscriptions
+    // One card per deployment or script: wait this long for the other changes of one correlation id.
+    DRIFT_GROUP_WINDOW_SECONDS: '5'
+    DRIFT_ALERTS_PER_MINUTE: '20'
+  }
+}
+
+output name string = app.name
+output id string = app.id
