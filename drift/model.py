@@ -100,6 +100,13 @@ class Alert:
     id: str = ""  # the idempotency key: the outbox row it was recorded with
 
     @property
+    def key(self) -> str:
+        """A short, stable form of `id` for people and subscribers: the same alert always has the same key."""
+        import hashlib
+
+        return hashlib.sha256(self.id.encode()).hexdigest()[:16] if self.id else "-"
+
+    @property
     def server(self) -> str:
         servers = sorted({r.server for r in self.records})
         return servers[0] if len(servers) == 1 else f"{len(servers)} servers"

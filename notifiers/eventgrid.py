@@ -34,7 +34,7 @@ class EventGridNotifier:
             self._client = EventGridPublisherClient(self._endpoint, self._credential)
         event = CloudEvent(
             source=alert.server_id, type=TYPES.get(alert.kind, "MySqlDrift.SecurityWeakened"),
-            subject=",".join(sorted({r.setting for r in alert.records})), id=alert.id or None,
+            subject=",".join(sorted({r.setting for r in alert.records})), id=alert.key if alert.id else None,
             data={"kind": alert.kind, "severity": alert.severity.value,
                   "records": [r.to_dict() for r in alert.records]},
         )

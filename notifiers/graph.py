@@ -86,7 +86,7 @@ def html_body(alert: Alert) -> str:
     portal = f"https://portal.azure.com/#resource{html_text(alert.server_id, 600)}"
     return (f"<h2 style='color:{color}'>{html_text(subject(alert), 300)}</h2>"
             f"<table border='1' cellpadding='4' cellspacing='0'><tr>{head}</tr>{''.join(rows)}</table>"
-            f"<p><a href='{portal}'>Open the server in the Azure portal</a> · alert id {html_text(alert.id)}</p>")
+            f"<p><a href='{portal}'>Open the server in the Azure portal</a> · alert id {html_text(alert.key)}</p>")
 
 
 class GraphMailNotifier:
@@ -119,7 +119,7 @@ class GraphMailNotifier:
             body=ItemBody(content_type=BodyType.Html, content=html_body(alert)),
             to_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in self.recipients],
             importance=Importance.High if alert.severity.rank >= 3 else Importance.Normal,
-            internet_message_headers=[InternetMessageHeader(name="X-MySqlDrift-Alert-Id", value=alert.id or "-")],
+            internet_message_headers=[InternetMessageHeader(name="X-MySqlDrift-Alert-Id", value=alert.key)],
         )
         body = SendMailPostRequestBody(message=message, save_to_sent_items=False)
         try:  # kiota's retry handler already retries 429/503/504 honouring Retry-After

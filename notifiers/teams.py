@@ -38,7 +38,7 @@ def _when(value: str | None) -> str:
 
 def _operation(value: str) -> str:
     """The operation without the long provider prefix, which would squeeze the fact titles."""
-    return value.removeprefix("Microsoft.DBforMySQL/flexibleServers/") or value
+    return value.removeprefix("Microsoft.DBforMySQL/") or value
 
 
 def _server(record: HistoryRecord) -> str:
@@ -63,7 +63,7 @@ def _change_body(alert: Alert) -> list[dict[str, Any]]:
         ("Server", _server(record)), ("Setting", f"{detector.title} ({record.setting})"),
         ("Before", record.before if record.before is not None else "(first seen)"), ("After", record.after),
         ("Severity", record.severity.upper()), ("Control", f"MCSB {record.control}"), *_who(record),
-        ("Alert id", alert.id or record.event_id)]
+        ("Alert id", alert.key)]
     return [
         _heading(f"{record.severity.upper()}: {markdown(detector.title)} {record.verdict} on {markdown(record.server)}",
                  record.severity),

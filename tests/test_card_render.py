@@ -106,7 +106,27 @@ def _newer_card() -> dict[str, Any]:
     ], "actions": [{"type": "Action.Submit", "title": "Acknowledge"}]}
 
 
-PROJECT_CARDS = {"change": _change, "posture": _posture}
+def _group() -> Alert:
+    """One deployment script: three changes with one correlation id."""
+    records = [
+        _record("mysql-payments-01", "aad_auth_only", "ON", "OFF", "high",
+                "Entra-only authentication is off: MySQL password logins are accepted"),
+        _record("mysql-payments-01", "require_secure_transport", "ON", "OFF", "high",
+                "require_secure_transport is OFF: unencrypted connections are accepted"),
+        _record("mysql-payments-02", "public_network_access", "Disabled", "Enabled", "critical",
+                "public network access is Enabled while firewall rules AllowAll admit broad ranges"),
+    ]
+    return Alert("group", records, id="20251120T094119-group-c0ffee00")
+
+
+def _digest() -> Alert:
+    """Past the per-minute limit: the rest of a burst on one card."""
+    records = [_record(f"mysql-batch-{n:02d}", "tls_version", "TLSV1.3", "TLSV1.2,TLSV1.3", "medium",
+                       "allows TLSv1.2 (policy allows TLSv1.3)", event=f"e{n}") for n in range(1, 31)]
+    return Alert("digest", records, id="20251120T094200-digest")
+
+
+PROJECT_CARDS = {"change": _change, "posture": _posture, "group": _group, "digest": _digest}
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def test_send_mail_has_the_shape_graph_expects(graph: GraphReceiver) -> None:
     assert message["body"]["contenttype"] == "html"
     assert message["torecipients"] == [{"emailaddress": {"address": "secops@contoso.example"}}]
     assert message["importance"] == "high"
-    assert {"name": "X-MySqlDrift-Alert-Id", "value": "baseline|~outbox|history|1"} in [
+    assert {"name": "X-MySqlDrift-Alert-Id", "value": alert().key} in [
         {"name": h["name"], "value": h["value"]} for h in message["internetmessageheaders"]]
     html = message["body"]["content"]
     assert "&lt;at&gt;CEO&lt;/at&gt;" in html and "<at>" not in html and "https://evil" not in html
@@ -92,7 +92,7 @@ def test_each_alert_is_published_once_as_a_cloud_event_with_its_idempotency_key(
     notifier.send(Alert("posture", [record(), record(setting="tls_version", severity="medium")], id="p1"))
     first, second = topic.messages()
     assert (first["specversion"], first["type"], first["id"]) == ("1.0", "MySqlDrift.SecurityWeakened",
-                                                                  "baseline|~outbox|history|1")
+                                                                  alert().key)
     assert first["source"].endswith("/flexibleServers/db1") and first["subject"] == "firewall_rules"
     assert first["data"]["records"][0]["severity"] == "critical"
     assert (second["type"], second["subject"], len(second["data"]["records"])) == (

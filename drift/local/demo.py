@@ -59,6 +59,19 @@ def careless_afternoon(sdk: Any) -> None:
         write()
 
 
+def _write_pngs(cards: list[dict[str, Any]]) -> None:
+    from drift.local.cards import PROJECT, render_cards, renderer_missing
+
+    missing = renderer_missing()
+    if missing:
+        print(f"\n(no PNGs of the cards: {missing})")
+        return
+    out = PROJECT / "artifacts" / "demo-cards"
+    report = render_cards({f"card-{n}": card for n, card in enumerate(cards, start=1)}, out)
+    warnings = sum(len(r.get("warnings", [])) + len(r.get("errors", [])) for r in report.values())
+    print(f"\n5. The cards as Teams shows them: {len(report)} PNG(s) in {out} ({warnings} renderer warnings)")
+
+
 def run_demo() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="mysql-drift-demo-") as tmp, LocalStack(Path(tmp)) as stack:
@@ -89,6 +102,7 @@ def run_demo() -> int:
             print(f"   * {content['body'][0]['text']}")
         print("\n4. Drift history (mysql-drift history):\n")
         print(format_table(engine.store.history()))
+        _write_pngs([c["attachments"][0]["content"] for c in cards])
         slowest = max(pump.latencies, default=0.0)
         print(f"\nEvents handled: {len(pump.latencies)}; slowest handling {slowest * 1000:.0f} ms; "
               f"ARM reads by the detector: {getattr(engine.reader, 'requests', '?')}")
