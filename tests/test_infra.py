@@ -471,3 +471,12 @@ def test_azure_yaml_deploys_the_tagged_app_and_feeds_the_eventgrid_deployment() 
         assert required <= passed <= set(eventgrid), (required, passed)
         used = set(re.findall(env_read, run))
         assert used <= outputs, f"the hook reads {used - outputs}, which main.bicep does not output"
+
+
+def test_every_reader_has_exactly_one_role_action_and_no_action_lacks_a_reader() -> None:
+    from drift.readers import READ_ACTIONS, ArmReader
+
+    readers = set(ArmReader(credential=None)._handlers())
+    assert readers == set(READ_ACTIONS), (
+        "a read without a permission fails in Azure; a permission without a read is excess")
+    assert all(action.endswith("/read") for action in READ_ACTIONS.values())
