@@ -17,6 +17,8 @@
 | `DRIFT_ALERT_MAX_WAIT`            | seconds an alert post may spend retrying 429/5xx (default 10) |
 | `DRIFT_GROUP_WINDOW_SECONDS`      | wait this long to put one operation's changes (same correlation id) on one card |
 | `DRIFT_ALERTS_PER_MINUTE`         | cards a minute before the rest go into one digest (default 20; 0: no limit) |
+| `DRIFT_WATCHED_SUBSCRIPTIONS`     | comma list: events from any other subscription are refused (empty: all) |
+| `DRIFT_TENANT_ID`                 | events from another tenant are refused (empty: any)           |
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
@@ -58,6 +60,8 @@ class Settings:
     eventgrid_endpoint: str | None = None
     group_window: float = 0.0
     alerts_per_minute: int = 20
+    watched_subscriptions: list[str] = field(default_factory=list)
+    tenant_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -87,6 +91,9 @@ class Settings:
             eventgrid_endpoint=env.get("DRIFT_EVENTGRID_ENDPOINT") or None,
             group_window=float(env.get("DRIFT_GROUP_WINDOW_SECONDS") or 0.0),
             alerts_per_minute=int(env.get("DRIFT_ALERTS_PER_MINUTE") or 20),
+            watched_subscriptions=[s.strip().lower() for s in (env.get("DRIFT_WATCHED_SUBSCRIPTIONS") or "").split(",")
+                                   if s.strip()],
+            tenant_id=(env.get("DRIFT_TENANT_ID") or "").strip().lower() or None,
         )
 
     @classmethod
@@ -109,6 +116,7 @@ class Settings:
             teams_webhook_url=data.get("teams_webhook_url"),
             policy_file=base.policy_file,
             graph_endpoint=data.get("graph_endpoint") or base.graph_endpoint,
+            watched_subscriptions=[str(data["subscription_id"]).lower()] if data.get("subscription_id") else [],
         )
 
     def validate(self) -> None:

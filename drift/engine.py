@@ -96,6 +96,7 @@ class DriftEngine:
     def __init__(self, reader: StateReader, store: BaselineStore, notifiers: Sequence[Notifier], *,
                  policy: Policy | None = None, principal_names: PrincipalNames | None = None,
                  group_window: float = 0.0, alerts_per_minute: int = 0,
+                 subscriptions: Iterable[str] = (), tenant_id: str | None = None,
                  clock: Callable[[], datetime] = _now, sleep: Callable[[float], None] = time.sleep,
                  max_attempts: int = 6) -> None:
         self.reader = reader
@@ -104,6 +105,8 @@ class DriftEngine:
         self.policy = policy or Policy()
         self.principal_names = principal_names
         self.group_window = group_window
+        self.subscriptions = {s.lower() for s in subscriptions}
+        self.tenant_id = tenant_id.lower() if tenant_id else None
         self.alerts_per_minute = alerts_per_minute
         self.sleep = sleep
         self.clock = clock
@@ -134,12 +137,27 @@ class DriftEngine:
         except MalformedEvent as exc:
             log.warning("malformed event skipped: %s", exc)
             return Outcome(raw.get("id") if isinstance(raw, dict) else None, "malformed", detail=str(exc))
+        refusal = self._refusal(event)
+        if refusal:
+            log.warning("refused event %s: %s", event.id, refusal)
+            return Outcome(event.id, "refused", detail=refusal)
         plan = routing.plan(event)
         if plan is None:
             return Outcome(event.id, "ignored")
         if plan.deletes_server:
             return self._close(plan)
         return self._recheck(plan)
+
+    def _refusal(self, event: ArmEvent) -> str | None:
+        """Why an event from outside the configured subscriptions or tenant is not acted on."""
+        if self.tenant_id and (event.tenant_id or "").lower() != self.tenant_id:
+            return f"tenant {event.tenant_id!r} is not the configured tenant"
+        if self.subscriptions:
+            subscription = (event.subscription_id or event.subject.strip("/").split("/")[1:2] or [""])
+            sub = subscription if isinstance(subscription, str) else subscription[0]
+            if sub.lower() not in self.subscriptions:
+                return f"subscription {sub!r} is not watched (DRIFT_WATCHED_SUBSCRIPTIONS)"
+        return None
 
     # -- the path -----------------------------------------------------------------------------
 

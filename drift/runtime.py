@@ -75,7 +75,8 @@ def build_engine(settings: Settings) -> DriftEngine:
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
     return DriftEngine(reader, build_store(settings), build_notifiers(settings, credential),
                        policy=load_policy(settings.policy_file), principal_names=names,
-                       group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute)
+                       group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute,
+                       subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id)
 
 
 def engine() -> DriftEngine:

@@ -393,3 +393,21 @@ def test_a_retry_posts_only_to_the_channels_that_did_not_get_the_alert(
         engine.handle_many(events)
         assert (len(teams.messages()), len(secops.messages())) == (1, 1)
         assert history(engine, baseline_server)[0].alert_status == "sent"
+
+
+@pytest.mark.parametrize(("field", "configured", "message"), [
+    ("subscriptions", ["11111111-1111-1111-1111-111111111111"], "is not watched"),
+    ("tenant_id", "22222222-2222-2222-2222-222222222222", "is not the configured tenant"),
+])
+def test_an_event_from_a_subscription_or_tenant_that_is_not_configured_is_refused(
+    sdk: Any, arm: ArmStandIn, engine: DriftEngine, teams: TeamsReceiver, server_name: str,
+    caplog: pytest.LogCaptureFixture, field: str, configured: Any, message: str,
+) -> None:
+    setattr(engine, field, set(configured) if field == "subscriptions" else configured)
+    create_server(sdk, server_name, public_access="Enabled")
+    arm.reset_stats()
+    with caplog.at_level(logging.WARNING):
+        [outcome] = deliver(engine, arm)
+    assert outcome.status == "refused" and message in outcome.detail
+    assert "refused event" in caplog.text
+    assert arm.stats.reads == 0 and history(engine, server_name) == [] and teams.messages() == []

@@ -141,6 +141,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DRIFT_POLICY_FILE: policyFile
     DRIFT_RECONCILE_SCHEDULE: reconcileSchedule
     DRIFT_WATCHED_SUBSCRIPTIONS: watchedSubscriptions
+    // Events from another tenant are refused.
+    DRIFT_TENANT_ID: tenant().tenantId
     // One card per deployment or script: wait this long for the other changes of one correlation id.
     DRIFT_GROUP_WINDOW_SECONDS: '5'
     DRIFT_ALERTS_PER_MINUTE: '20'
