@@ -1,5 +1,7 @@
 """Azure Functions entry points. Thin on purpose: every trigger hands its input to the core."""
 
+import json
+
 import azure.functions as func
 
 from drift import runtime
@@ -20,3 +22,12 @@ def on_arm_event(event: func.EventGridEvent) -> None:
 def sweep_alerts(timer: func.TimerRequest) -> None:
     """Deliver alerts the event path could not (outage, crash) and the digest of rate-limited ones."""
     runtime.engine().sweep()
+
+
+@app.route(route="{action:alpha}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def review(req: func.HttpRequest) -> func.HttpResponse:
+    """`POST /api/accept` {server, setting?, reason} and `POST /api/ack` {event_id, reason}."""
+    from drift.http import review as handle
+
+    status, answer = handle(runtime.engine(), req.route_params.get("action", ""), req.get_body(), dict(req.headers))
+    return func.HttpResponse(json.dumps(answer), status_code=status, mimetype="application/json")

@@ -124,6 +124,44 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reviewer(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.by or f"{getpass.getuser()} (mysql-drift cli)"
+
+
+def cmd_accept(args: argparse.Namespace) -> int:
+    from drift.review import ReviewError, accept
+    from drift.runtime import build_engine
+
+    try:
+        result = accept(build_engine(_settings(args)), args.server, setting=args.setting, reason=args.reason,
+                        by=_reviewer(args))
+    except ReviewError as exc:
+        print(f"mysql-drift accept: {exc}", file=sys.stderr)
+        return 2
+    for record in result.records:
+        print(f"accepted {record.setting} of {record.server}: {record.after}")
+    if not result.records:
+        print(f"nothing to accept on {result.server_id}: every setting matches its baseline and the policy")
+    if result.dropped_alerts:
+        print(f"{result.dropped_alerts} undelivered alert(s) dropped")
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    from drift.review import ReviewError, ack
+    from drift.runtime import build_engine
+
+    try:
+        count = ack(build_engine(_settings(args)), args.event_id, reason=args.reason, by=_reviewer(args))
+    except ReviewError as exc:
+        print(f"mysql-drift ack: {exc}", file=sys.stderr)
+        return 2
+    print(f"{count} history row(s) of event {args.event_id} marked reviewed")
+    return 0
+
+
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from drift.policy import load_policy
 
@@ -168,6 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--endpoints-file", help="where to write the endpoints JSON")
     up.add_argument("--workdir", help="folder for the CA bundle (default: a new temporary folder)")
     up.set_defaults(func=cmd_local_up)
+
+    accept = with_endpoints(sub.add_parser("accept", help="make the current state of a server the baseline"))
+    accept.add_argument("server", help="server name or full ARM id")
+    accept.add_argument("--setting", help="only this setting (default: every watched setting)")
+    accept.add_argument("--reason", required=True, help="why the change is intended")
+    accept.add_argument("--by", help="who accepts it (default: the local user)")
+    accept.set_defaults(func=cmd_accept)
+
+    ack = with_endpoints(sub.add_parser("ack", help="mark the history rows of an event as reviewed"))
+    ack.add_argument("event_id")
+    ack.add_argument("--reason", required=True)
+    ack.add_argument("--by", help="who reviewed it (default: the local user)")
+    ack.set_defaults(func=cmd_ack)
 
     policy = sub.add_parser("policy", help="the desired state")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)

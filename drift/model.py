@@ -74,6 +74,7 @@ class HistoryRecord:
     remediation: str | None = None
     control: str | None = None
     exemption: str | None = None
+    acknowledged: str | None = None  # who reviewed it, when and why (`mysql-drift ack`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

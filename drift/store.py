@@ -310,6 +310,47 @@ class BaselineStore:
               for key in item.history_row_keys],
         ])
 
+    def server_ids(self, name: str) -> list[str]:
+        """The ids of watched servers with this name (any subscription or resource group)."""
+        self.ensure_table()
+        self._trip()
+        entities = self._table.query_entities(
+            "server eq @name and RowKey ge @lo and RowKey lt @hi",
+            parameters={"name": name, "lo": BASELINE, "hi": OUTBOX}, select=["server_id", "PartitionKey"])
+        return sorted({e["server_id"] for e in entities if e.get("server_id")}, key=str.lower)
+
+    def drop_alerts(self, server_id: str, settings: set[str]) -> int:
+        """Remove undelivered alerts about these settings (accepted): their history rows say `suppressed`."""
+        from azure.data.tables import UpdateMode
+
+        dropped = 0
+        for item in self.load(server_id).outbox:
+            if not {r.setting for r in item.alert.records} <= settings:
+                continue
+            pk = item.partition or encode_key(server_id)
+            self._trip()
+            self._table.submit_transaction([
+                ("delete", {"PartitionKey": pk, "RowKey": item.row_key}),
+                *[("update", {"PartitionKey": pk, "RowKey": key, "alert_status": AlertStatus.SUPPRESSED.value},
+                   {"mode": UpdateMode.MERGE}) for key in item.history_row_keys],
+            ])
+            dropped += 1
+        return dropped
+
+    def acknowledge(self, event_id: str, note: str, at: str) -> int:
+        """Mark every history row of one event as reviewed; returns how many there were."""
+        from azure.data.tables import UpdateMode
+
+        self.ensure_table()
+        self._trip()
+        rows = list(self._table.query_entities("event_id eq @id and RowKey ge @lo and RowKey lt @hi",
+                                               parameters={"id": event_id, "lo": HISTORY, "hi": HISTORY[:-1] + "}"}))
+        for row in rows:
+            self._trip()
+            self._table.update_entity({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"],
+                                       "acknowledged": f"{note} ({at})"}, mode=UpdateMode.MERGE)
+        return len(rows)
+
     def pending_alerts(self) -> list[OutboxItem]:
         """Every undelivered alert of every server (for the sweep): one query over the outbox rows."""
         self.ensure_table()

@@ -1,0 +1,102 @@
+"""The on-call engineer's answers to an alert: "this change was intended" and "I have seen this".
+
+`accept` re-reads the setting(s) from ARM and makes the current state the baseline, in one
+transaction with a history row that says who accepted it and why; an alert still waiting in the
+outbox for that setting is dropped. The next event or reconcile scan then has nothing to report
+until the state moves again.
+
+`ack` marks the history rows of one event as reviewed, without touching any baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import detectors
+from detectors import Context
+from drift.armid import ServerRef, mysql_server_ref
+from drift.engine import DriftEngine, remediation
+from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
+from drift.store import Change, ConcurrentUpdate
+
+
+class ReviewError(ValueError):
+    """The request names something that does not exist or is ambiguous."""
+
+
+@dataclass
+class Accepted:
+    server_id: str
+    records: list[HistoryRecord]
+    dropped_alerts: int
+
+
+def resolve_server(engine: DriftEngine, server: str) -> ServerRef:
+    """A server by full ARM id, or by name when exactly one watched server has it."""
+    if server.startswith("/"):
+        ref = mysql_server_ref(server)
+        if ref is None:
+            raise ReviewError(f"{server} is not a MySQL flexible server id")
+        return ref
+    ids = engine.store.server_ids(server)
+    if not ids:
+        raise ReviewError(f"no watched server is named {server!r}")
+    if len(ids) > 1:
+        raise ReviewError(f"several servers are named {server!r}; give the full id: {', '.join(sorted(ids))}")
+    ref = mysql_server_ref(ids[0])
+    assert ref is not None
+    return ref
+
+
+def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: str | None = None,
+           now: datetime | None = None) -> Accepted:
+    if not reason.strip():
+        raise ReviewError("say why the change is accepted (--reason)")
+    ref = resolve_server(engine, server)
+    known = {d.setting for d in detectors.all_detectors()}
+    if setting is not None and setting not in known:
+        raise ReviewError(f"unknown setting {setting!r} (known: {', '.join(sorted(known))})")
+    wanted = [detectors.by_setting(setting)] if setting else [d for d in detectors.all_detectors()]
+    for _attempt in range(engine.max_attempts):
+        rows = engine.store.load(ref.server_id)
+        states: dict[str, Any] = {}
+        for read in detectors.reads_of(wanted):
+            data = engine.reader.read(ref, read)
+            states.update({d.setting: d.state(data) for d in detectors.watching(read) if d in wanted})
+        when = now or engine.clock()
+        ctx = Context(engine.policy, {s: b.state for s, b in rows.baselines.items()} | states, ref.server_id)
+        changes = []
+        for name, state in states.items():
+            detector = detectors.by_setting(name)
+            baseline = rows.baselines.get(name)
+            if name == "server_tags":
+                continue
+            before = detector.describe(baseline.state) if baseline else None
+            record = HistoryRecord(
+                server_id=ref.server_id, server=ref.name, setting=name, before=before, after=detector.describe(state),
+                verdict=Verdict.CHANGED.value, severity=Severity.INFO.value,
+                why=f"accepted as the baseline: {reason.strip()}", event_id=f"accept-{when.isoformat()}-{name}",
+                event_time=when.isoformat(), detected_at=when.isoformat(), operation="accept", changed_by=by,
+                client_ip=None, correlation_id=None, alert_status=AlertStatus.NOT_REQUIRED.value,
+                remediation=remediation(detector.command, ref), control=detector.control,
+            )
+            if detector.issues(state, ctx) or baseline is None or baseline.state != state or setting:
+                changes.append(Change(name, state, baseline, record))
+        try:
+            engine.store.commit(ref.server_id, ref.name, changes, owner=engine.owner, now=when)
+        except ConcurrentUpdate:
+            continue
+        dropped = engine.store.drop_alerts(ref.server_id, {c.setting for c in changes})
+        return Accepted(ref.server_id, [c.record for c in changes if c.record], dropped)
+    raise ReviewError(f"{ref.server_id} kept changing; try again")
+
+
+def ack(engine: DriftEngine, event_id: str, *, reason: str, by: str, now: datetime | None = None) -> int:
+    if not reason.strip():
+        raise ReviewError("say why (--reason)")
+    count = engine.store.acknowledge(event_id, f"{by}: {reason.strip()}", (now or engine.clock()).isoformat())
+    if count == 0:
+        raise ReviewError(f"no history row has event id {event_id!r}")
+    return count

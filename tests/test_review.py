@@ -1,0 +1,127 @@
+"""Accepting a change and acknowledging an alert, from the CLI and over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from drift.cli import main
+from drift.config import Settings
+from drift.local.arm import ArmStandIn
+from drift.local.receivers import TeamsReceiver
+from drift.runtime import build_engine
+from tests.conftest import SUBSCRIPTION
+from tests.function_index import functions
+from tests.helpers import create_compliant_server, server_id, set_parameter
+
+
+@pytest.fixture
+def endpoints(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("DRIFT_NOTIFIERS", "teams")
+    path = tmp_path / "endpoints.json"
+    path.write_text(json.dumps({
+        "arm_endpoint": settings.arm_endpoint, "ca_bundle": settings.arm_ca_bundle, "subscription_id": SUBSCRIPTION,
+        "storage_connection_string": settings.storage_connection_string, "table_name": settings.table_name,
+        "teams_webhook_url": settings.teams_webhook_url, "graph_endpoint": settings.graph_endpoint,
+    }))
+    return ["--endpoints-file", str(path)]
+
+
+def test_accept_makes_a_missed_change_the_baseline_so_the_next_event_reports_nothing(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str, endpoints: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    arm.emit_events = False  # a change Event Grid never delivered
+    set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")
+    arm.emit_events = True
+
+    assert main(["accept", server_name, "--setting", "tls_version", "--reason", "legacy JDBC driver, CHG-77",
+                 "--by", "Riley On-Call", *endpoints]) == 0
+    assert "accepted tls_version" in capsys.readouterr().out
+
+    set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")  # the same value written again
+    engine.handle_many(arm.drain_events())
+    [row] = engine.store.history(server_id=server_id(server_name))
+    assert (row.operation, row.changed_by, row.verdict) == ("accept", "Riley On-Call", "changed")
+    assert row.why == "accepted as the baseline: legacy JDBC driver, CHG-77"
+    assert (row.before, row.after) == ("TLSV1.3", "TLSV1.2,TLSV1.3")
+    assert teams.messages() == []
+
+
+def test_accept_drops_an_alert_still_waiting_to_be_sent(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str, endpoints: list[str],
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    teams.add_fault(503)
+    with pytest.raises(Exception, match="alert delivery failed"):
+        engine.handle_many(arm.drain_events())
+
+    assert main(["accept", server_id(server_name), "--setting", "aad_auth_only", "--reason", "break-glass",
+                 *endpoints]) == 0
+    assert engine.sweep()["pending"] == 0
+    assert teams.messages() == []
+    statuses = {r.operation: r.alert_status for r in engine.store.history(server_id=server_id(server_name))}
+    assert statuses["Microsoft.DBforMySQL/flexibleServers/configurations/write"] == "suppressed"
+
+
+def test_ack_marks_the_rows_of_an_event_reviewed_and_says_when_there_are_none(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str, endpoints: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "require_secure_transport", "OFF")
+    [event] = arm.drain_events()
+    engine.handle_many([event])
+
+    assert main(["ack", event["id"], "--reason", "app team fixing by Friday", "--by", "Riley", *endpoints]) == 0
+    [row] = engine.store.history(server_id=server_id(server_name))
+    assert row.acknowledged is not None and row.acknowledged.startswith("Riley: app team fixing by Friday (")
+    capsys.readouterr()
+    assert main(["ack", "no-such-event", "--reason", "x", *endpoints]) == 2
+    assert "no history row has event id" in capsys.readouterr().err
+
+
+def test_accept_refuses_unknown_names_and_settings(endpoints: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["accept", "no-such-server", "--reason", "x", *endpoints]) == 2
+    assert "no watched server is named 'no-such-server'" in capsys.readouterr().err
+
+
+def http(action: str, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    [fn] = [f for f in functions() if f.get_function_name() == "review"]
+    request = func.HttpRequest("POST", f"/api/{action}", headers=headers or {}, route_params={"action": action},
+                               body=json.dumps(body).encode() if not isinstance(body, bytes) else body)
+    return fn.get_user_function()(request)
+
+
+def test_the_http_function_accepts_as_the_signed_in_user_and_rejects_bad_input(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from drift import runtime
+
+    engine = build_engine(settings)
+    monkeypatch.setattr(runtime, "_engine", engine)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")
+
+    answer = http("accept", {"server": server_name, "setting": "tls_version", "reason": "vendor app", "by": "spoof"},
+                  {"X-MS-CLIENT-PRINCIPAL-NAME": "riley@contoso.example"})
+    assert answer.status_code == 200
+    [accepted] = json.loads(answer.get_body())["accepted"]
+    assert accepted["changed_by"] == "riley@contoso.example", "the signed-in user, not the body"
+    assert http("accept", b"{not json").status_code == 400
+    assert json.loads(http("accept", {"reason": "x"}).get_body()) == {"error": "'server' (name or ARM id) is required"}
+    assert http("ack", {"event_id": "nope", "reason": "x"}).status_code == 400
+    assert http("delete", {}).status_code == 404
