@@ -24,6 +24,12 @@ def sweep_alerts(timer: func.TimerRequest) -> None:
     runtime.engine().sweep()
 
 
+@app.timer_trigger(arg_name="timer", schedule="%DRIFT_RECONCILE_SCHEDULE%", run_on_startup=False)
+def reconcile(timer: func.TimerRequest) -> None:
+    """Every watched server, checked against its baseline (default every 6 hours: `0 0 */6 * * *`)."""
+    runtime.reconcile()
+
+
 @app.route(route="{action:alpha}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def review(req: func.HttpRequest) -> func.HttpResponse:
     """`POST /api/accept` {server, setting?, reason} and `POST /api/ack` {event_id, reason}."""

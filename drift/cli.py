@@ -124,6 +124,30 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from drift.engine import RetryableFailure
+    from drift.reconcile import Reconciler
+    from drift.runtime import build_engine
+
+    settings = _settings(args)
+    subscriptions = args.subscription or settings.watched_subscriptions
+    if not subscriptions:
+        print("mysql-drift scan: name --subscription, or set DRIFT_WATCHED_SUBSCRIPTIONS", file=sys.stderr)
+        return 2
+    reconciler = Reconciler(build_engine(settings), workers=args.workers)
+    try:
+        reports = reconciler.scan(subscriptions)
+        code = 0
+    except RetryableFailure as exc:
+        print(f"mysql-drift scan: {exc}", file=sys.stderr)
+        return 1
+    for r in reports:
+        print(f"{r.subscription_id}: {r.checked} server(s) checked{f' ({r.skipped} done before)' if r.skipped else ''}"
+              f", {r.recorded} change(s), {r.alerts} alert(s), {r.closed} closed, {r.arm_requests} ARM requests "
+              f"in {r.seconds:.1f}s")
+    return code
+
+
 def _reviewer(args: argparse.Namespace) -> str:
     import getpass
 
@@ -206,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--endpoints-file", help="where to write the endpoints JSON")
     up.add_argument("--workdir", help="folder for the CA bundle (default: a new temporary folder)")
     up.set_defaults(func=cmd_local_up)
+
+    scan = with_endpoints(sub.add_parser("scan", help="reconcile: check every server of the watched subscriptions"))
+    scan.add_argument("--subscription", action="append", help="a subscription id (repeatable; default: watched)")
+    scan.add_argument("--workers", type=int, default=8, help="servers checked at once (default 8)")
+    scan.set_defaults(func=cmd_scan)
 
     accept = with_endpoints(sub.add_parser("accept", help="make the current state of a server the baseline"))
     accept.add_argument("server", help="server name or full ARM id")

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 import detectors
 from detectors import Context
 from drift import routing
-from drift.armid import ServerRef
-from drift.events import ArmEvent, MalformedEvent, parse_event
+from drift.armid import ServerRef, mysql_server_ref
+from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
 from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, Verdict
 from drift.policy import Policy
 from drift.principals import PrincipalNames
@@ -161,7 +161,26 @@ class DriftEngine:
 
     # -- the path -----------------------------------------------------------------------------
 
-    def _recheck(self, plan: Plan) -> Outcome:
+    def reconcile(self, ref: ServerRef, read: Callable[[ServerRef, str], Any], run_id: str) -> Outcome:
+        """Check every watched setting of one server found by a scan, as an event would (source `reconcile`)."""
+        now = self.clock()
+        event = ArmEvent(id=f"reconcile-{run_id}-{ref.name}", kind="Reconcile", subject=ref.server_id, time=now,
+                         operation_name="reconcile", subscription_id=ref.server.subscription_id, tenant_id=None,
+                         correlation_id=None, caller=Caller(name="reconcile (no caller known)"), client_ip=None,
+                         schema="reconcile")
+        return self._recheck(Plan(event, ref, detectors.all_reads()), read)
+
+    def close_gone(self, server_id: str, run_id: str) -> Outcome:
+        """A server the scan no longer finds: its baselines are closed, as a delete event would."""
+        ref = mysql_server_ref(server_id)
+        assert ref is not None
+        event = ArmEvent(id=f"reconcile-{run_id}-{ref.name}-gone", kind="ResourceDeleteSuccess", subject=server_id,
+                         time=self.clock(), operation_name="reconcile", subscription_id=ref.server.subscription_id,
+                         tenant_id=None, correlation_id=None, caller=Caller(name="reconcile (no caller known)"),
+                         client_ip=None, schema="reconcile")
+        return self._close(Plan(event, ref, [routing.SERVER_DELETED]))
+
+    def _recheck(self, plan: Plan, read: Callable[[ServerRef, str], Any] | None = None) -> Outcome:
         event, ref = plan.event, plan.server
         outcome = Outcome(event.id, "unchanged")
         for _attempt in range(self.max_attempts):
@@ -169,7 +188,7 @@ class DriftEngine:
             baselines = {s: b for s, b in rows.baselines.items() if not b.closed}
             posture = not baselines
             try:
-                states = self._read(plan, detectors.all_reads() if posture else plan.reads, outcome)
+                states = self._read(plan, detectors.all_reads() if posture else plan.reads, outcome, read)
             except ServerGone:
                 log.info("event %s: server %s no longer exists; nothing to re-check", event.id, ref.server_id)
                 outcome.status = "server_gone"
@@ -215,10 +234,11 @@ class DriftEngine:
         name = self.principal_names.display_name(caller.app_id)
         return f"{name} (app {caller.app_id})" if name else caller.display
 
-    def _read(self, plan: Plan, reads: list[str], outcome: Outcome) -> dict[str, Any]:
+    def _read(self, plan: Plan, reads: list[str], outcome: Outcome,
+              read_fn: Callable[[ServerRef, str], Any] | None = None) -> dict[str, Any]:
         states: dict[str, Any] = {}
         for read in reads:
-            data = self.reader.read(plan.server, read)
+            data = (read_fn or self.reader.read)(plan.server, read)
             outcome.reads += 1
             for detector in detectors.watching(read):
                 states[detector.setting] = detector.state(data)

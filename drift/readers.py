@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 from drift.armid import ServerRef
 
@@ -40,11 +42,44 @@ class ServerGone(Exception):
     """The server no longer exists (deleted after the event was sent)."""
 
 
+class TokenBucket:
+    """The client side of ARM's read limit: `burst` requests at once, then `rate` a second, per subscription.
+
+    Every request through the SDK takes a token first (retries and next pages included), so a
+    scan of hundreds of servers slows itself down instead of drawing 429s.
+    """
+
+    def __init__(self, burst: float = 250, rate: float = 25, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.burst, self.rate = burst, rate
+        self._clock, self._sleep = clock, sleep
+        self._tokens: dict[str, float] = {}
+        self._stamp: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self, key: str) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                tokens = min(self.burst, self._tokens.get(key, self.burst)
+                             + (now - self._stamp.get(key, now)) * self.rate)
+                self._stamp[key] = now
+                if tokens >= 1:
+                    self._tokens[key] = tokens - 1
+                    return
+                self._tokens[key] = tokens
+                wait = (1 - tokens) / self.rate
+                self.waited += wait
+            self._sleep(wait)
+
+
 class ArmReader:
     """Reads one setting of one server per call; counts the ARM requests it makes."""
 
     def __init__(self, credential: Any, *, base_url: str | None = None, connection_verify: str | bool = True,
-                 retry_total: int = 3) -> None:
+                 retry_total: int = 3, bucket: TokenBucket | None = None) -> None:
+        self.bucket = bucket or TokenBucket()
         self._credential = credential
         self._base_url = base_url
         self._verify = connection_verify
@@ -62,10 +97,15 @@ class ArmReader:
                 client = MySQLManagementClient(
                     self._credential, subscription_id, base_url=self._base_url,
                     connection_verify=self._verify, retry_total=self._retry_total,
-                    raw_response_hook=self._count,
+                    raw_request_hook=self._take_token, raw_response_hook=self._count,
                 )
                 self._clients[subscription_id] = client
             return client
+
+    def _take_token(self, request: Any) -> None:
+        """Runs before every attempt (the hook sits after the retry policy)."""
+        parts = urlparse(request.http_request.url).path.strip("/").split("/")
+        self.bucket.acquire(parts[1].lower() if len(parts) > 1 and parts[0].lower() == "subscriptions" else "")
 
     def _count(self, _response: Any) -> None:
         with self._lock:
@@ -92,6 +132,35 @@ class ArmReader:
                     raise ServerGone(ref.server_id) from None
                 return None
             raise ServerGone(ref.server_id) from None
+
+    def list_servers(self, subscription_id: str) -> list[dict[str, Any]]:
+        """Every MySQL flexible server of a subscription (their full GET bodies; paged)."""
+        return [s.serialize(keep_readonly=True) for s in self._client(subscription_id).servers.list()]
+
+    def scan_reads(self, ref: ServerRef, server: dict[str, Any]) -> Callable[[ServerRef, str], Any]:
+        """A read function for a reconcile scan: the server body from the listing, and one listing of
+        all parameters instead of one GET per tracked parameter."""
+        parameters: dict[str, Any] | None = None
+
+        def read(target: ServerRef, what: str) -> Any:
+            nonlocal parameters
+            kind, _, name = what.partition("/")
+            if kind == "server":
+                return server
+            if kind != "configuration":
+                return self.read(target, what)
+            if parameters is None:
+                from azure.core.exceptions import ResourceNotFoundError
+
+                client = self._client(ref.server.subscription_id)
+                try:
+                    parameters = {c.name.lower(): c.serialize(keep_readonly=True) for c in
+                                  client.configurations.list_by_server(ref.server.resource_group or "", ref.name)}
+                except ResourceNotFoundError:
+                    raise ServerGone(ref.server_id) from None
+            return parameters.get(name.lower())
+
+        return read
 
     def _handlers(self) -> dict[str, Callable[[Any, str, str, str], Any]]:
         return {

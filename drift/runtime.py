@@ -101,3 +101,13 @@ def function_event_to_raw(event: Any) -> dict[str, Any]:
                 "time": iso(event.time), "subject": event.subject, "data": event.get_json()}
     return {"id": event.id, "topic": event.topic, "subject": event.subject, "eventType": event.event_type,
             "eventTime": iso(event.event_time), "data": event.get_json(), "dataVersion": event.data_version}
+
+
+def reconcile() -> None:
+    """The timer's scan of every watched subscription (raises so that a failed run is visible)."""
+    from drift.reconcile import Reconciler
+
+    settings = Settings.from_env()
+    if not settings.watched_subscriptions:
+        raise RuntimeError("DRIFT_WATCHED_SUBSCRIPTIONS is empty: nothing to reconcile")
+    Reconciler(engine()).scan(settings.watched_subscriptions)

@@ -35,6 +35,7 @@ OUTBOX = BASELINE + "~outbox|"
 MAX_TRANSACTION = 100
 POSTURE = "posture"  # the alert group of a new server's full posture check
 RATE_LIMIT = "~ratelimit"  # partition of the per-minute alert counters
+CHECKPOINT = "~reconcile"  # partition of the scan checkpoints, one row per subscription
 _MAX_MS = 10**13 - 1
 _UNSAFE = re.compile(r"[%|#?\\\x00-\x1f\x7f]")
 
@@ -350,6 +351,33 @@ class BaselineStore:
             self._table.update_entity({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"],
                                        "acknowledged": f"{note} ({at})"}, mode=UpdateMode.MERGE)
         return len(rows)
+
+    def known_servers(self, subscription_id: str) -> list[str]:
+        """Ids of the servers of one subscription that have open baselines."""
+        self.ensure_table()
+        prefix = encode_key(f"/subscriptions/{subscription_id}/")
+        self._trip()
+        entities = self._table.query_entities(
+            "PartitionKey ge @lo and PartitionKey lt @hi and RowKey ge @rlo and RowKey lt @rhi and closed eq false",
+            parameters={"lo": prefix, "hi": prefix[:-1] + "}", "rlo": BASELINE, "rhi": OUTBOX},
+            select=["server_id"])
+        return sorted({e["server_id"] for e in entities if e.get("server_id")}, key=str.lower)
+
+    def checkpoint(self, name: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self.ensure_table()
+        try:
+            self._trip()
+            return dict(self._table.get_entity(CHECKPOINT, name))
+        except ResourceNotFoundError:
+            return None
+
+    def save_checkpoint(self, name: str, values: dict[str, Any]) -> None:
+        from azure.data.tables import UpdateMode
+
+        self._trip()
+        self._table.upsert_entity({"PartitionKey": CHECKPOINT, "RowKey": name, **values}, mode=UpdateMode.REPLACE)
 
     def pending_alerts(self) -> list[OutboxItem]:
         """Every undelivered alert of every server (for the sweep): one query over the outbox rows."""

@@ -807,7 +807,7 @@ def test_admin_http_surface(
     assert stats["reads"] == 3 and stats["writes"] == 2  # admin calls are not counted
     assert stats["requests_by_path"][f"GET {server_id(rg, 'db').lower()}"] == 3
     admin.post(f"{base}/stats/reset").raise_for_status()
-    assert admin.get(f"{base}/stats").json() == {"reads": 0, "writes": 0, "requests_by_path": {}}
+    assert admin.get(f"{base}/stats").json() == {"reads": 0, "writes": 0, "requests_by_path": {}, "throttled": 0}
     admin.close()
 
 

@@ -306,9 +306,30 @@ class StandInStats:
     reads: int
     writes: int
     requests_by_path: Counter[str]
+    throttled: int = 0  # reads refused with 429 by the read bucket
 
     def to_json(self) -> JsonDict:
-        return {"reads": self.reads, "writes": self.writes, "requests_by_path": dict(self.requests_by_path)}
+        return {"reads": self.reads, "writes": self.writes, "requests_by_path": dict(self.requests_by_path),
+                "throttled": self.throttled}
+
+
+class ReadBucket:
+    """ARM's read limit: a token bucket per subscription (and principal), `burst` deep, refilled at `rate`/s."""
+
+    def __init__(self, burst: float, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self._tokens: dict[str, float] = {}
+        self._stamp: dict[str, float] = {}
+
+    def take(self, key: str, now: float) -> float:
+        """0 when a read may go ahead, else the seconds until a token is there (the Retry-After)."""
+        tokens = min(self.burst, self._tokens.get(key, self.burst) + (now - self._stamp.get(key, now)) * self.rate)
+        self._stamp[key] = now
+        if tokens >= 1:
+            self._tokens[key] = tokens - 1
+            return 0.0
+        self._tokens[key] = tokens
+        return (1 - tokens) / self.rate
 
 
 @dataclass
@@ -675,6 +696,8 @@ class ArmStandIn:
         self._faults: list[_Fault] = []
         self._reads = 0
         self._writes = 0
+        self._throttled = 0
+        self._bucket: ReadBucket | None = None
         self._by_path: Counter[str] = Counter()
         self._httpd: TrackingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -774,11 +797,11 @@ class ArmStandIn:
     def stats(self) -> StandInStats:
         """Snapshot: ``reads`` (GETs), ``writes`` (everything else), ``requests_by_path``."""
         with self._lock:
-            return StandInStats(self._reads, self._writes, Counter(self._by_path))
+            return StandInStats(self._reads, self._writes, Counter(self._by_path), self._throttled)
 
     def reset_stats(self) -> None:
         with self._lock:
-            self._reads = self._writes = 0
+            self._reads = self._writes = self._throttled = 0
             self._by_path.clear()
 
     def reset(self) -> None:
@@ -787,10 +810,11 @@ class ArmStandIn:
             self._servers.clear()
             self._events.clear()
             self._faults.clear()
-            self._reads = self._writes = 0
+            self._reads = self._writes = self._throttled = 0
             self._by_path.clear()
             self.latency = 0.0
             self.emit_events = True
+            self._bucket = None
 
     def seed_server(
         self,
@@ -814,6 +838,22 @@ class ArmStandIn:
             return self._render_server(server)
 
     # ---- request entry point (called by the handler) -------------------------------------
+
+    def limit_reads(self, burst: float = 250, rate: float = 25) -> None:
+        """Enforce ARM's read bucket per subscription from now on (429 with Retry-After when empty)."""
+        with self._lock:
+            self._bucket = ReadBucket(burst, rate)
+
+    def _throttle(self, method: str, raw_path: str) -> float:
+        if method not in ("GET", "HEAD") or self._bucket is None:
+            return 0.0
+        parts = raw_path.strip("/").split("/")
+        key = parts[1].lower() if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""
+        with self._lock:
+            wait = self._bucket.take(key, time.monotonic())
+            if wait:
+                self._throttled += 1
+            return wait
 
     def _count(self, method: str, raw_path: str) -> None:
         with self._lock:
@@ -1413,6 +1453,13 @@ class _ArmHandler(JsonRequestHandler):
             return
 
         standin._count(method, raw_path)
+        wait = standin._throttle(method, raw_path)
+        if wait:
+            headers["Retry-After"] = _format_retry_after(wait)
+            self.send_json(429, {"error": {"code": "TooManyRequests",
+                                           "message": "Number of read requests for subscription exceeded the limit"}},
+                           headers)
+            return
         if standin.latency > 0:
             time.sleep(standin.latency)
         fault = standin._take_fault(method, raw_path)

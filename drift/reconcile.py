@@ -1,0 +1,131 @@
+"""Reconciliation: the true state of every server, whatever the events missed.
+
+A scan lists the MySQL flexible servers of each watched subscription and checks every watched
+setting of each through the same engine as events do (source `reconcile`): drift is recorded and
+alerted, servers seen for the first time get their posture check, and servers that are gone get
+their baselines closed.
+
+It stays inside ARM's read budget (250 burst, 25/s per subscription and principal): every request
+takes a token from the reader's bucket, a bounded pool of workers shares it, and the SDK honours
+`Retry-After`. It is resumable: a checkpoint row per subscription records the servers already
+done, so a timer invocation that dies half-way is continued by the next one, not restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from drift.armid import mysql_server_ref
+from drift.engine import DriftEngine, RetryableFailure
+
+log = logging.getLogger(__name__)
+
+RESUME_WITHIN = timedelta(hours=24)
+
+
+@dataclass
+class ScanReport:
+    subscription_id: str
+    run_id: str
+    servers: int = 0
+    checked: int = 0
+    skipped: int = 0  # done by the interrupted run this one resumed
+    recorded: int = 0
+    alerts: int = 0
+    closed: int = 0
+    arm_requests: int = 0
+    seconds: float = 0.0
+    resumed: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class Reconciler:
+    def __init__(self, engine: DriftEngine, *, workers: int = 8, checkpoint_every: int = 25,
+                 progress_every: int = 50) -> None:
+        self.engine = engine
+        self.workers = workers
+        self.checkpoint_every = checkpoint_every
+        self.progress_every = progress_every
+
+    def scan(self, subscriptions: list[str]) -> list[ScanReport]:
+        reports = [self.scan_subscription(s) for s in subscriptions]
+        failed = [e for r in reports for e in r.errors]
+        if failed:
+            raise RetryableFailure(f"reconcile stopped early ({len(failed)} error(s)); the next run resumes: "
+                                   + "; ".join(failed[:3]))
+        return reports
+
+    def scan_subscription(self, subscription_id: str) -> ScanReport:
+        store, reader = self.engine.store, self.engine.reader
+        started, requests_before = time.perf_counter(), getattr(reader, "requests", 0)
+        now = self.engine.clock()
+        saved = store.checkpoint(subscription_id.lower())
+        resume = bool(saved and not saved.get("completed")
+                      and now - datetime.fromisoformat(saved["started_at"]) < RESUME_WITHIN)
+        run_id = saved["run_id"] if resume and saved else uuid.uuid4().hex[:12]
+        done: set[str] = set(json.loads(saved.get("done") or "[]")) if resume and saved else set()
+        report = ScanReport(subscription_id, run_id, resumed=resume)
+        state = {"started_at": saved["started_at"] if resume and saved else now.isoformat(), "run_id": run_id}
+
+        def save(completed: bool) -> None:
+            store.save_checkpoint(subscription_id.lower(), {**state, "done": json.dumps(sorted(done)),
+                                                            "completed": completed})
+
+        save(False)
+        servers = reader.list_servers(subscription_id)
+        report.servers = len(servers)
+        todo = [s for s in servers if str(s["id"]).lower() not in done]
+        report.skipped = len(servers) - len(todo)
+        log.info("reconcile %s: %d servers, %d to check (run %s%s)", subscription_id, len(servers), len(todo),
+                 run_id, ", resumed" if resume else "")
+        lock = threading.Lock()
+
+        def check(server: dict) -> None:
+            ref = mysql_server_ref(str(server["id"]))
+            if ref is None:
+                return
+            outcome = self.engine.reconcile(ref, reader.scan_reads(ref, server), run_id)
+            with lock:
+                done.add(str(server["id"]).lower())
+                report.checked += 1
+                report.recorded += len(outcome.records)
+                report.alerts += outcome.alerts_sent
+                if report.checked % self.checkpoint_every == 0:
+                    save(False)
+                if report.checked % self.progress_every == 0:
+                    log.info("reconcile %s: %d/%d servers checked, %d ARM requests, %.0fs", subscription_id,
+                             report.checked + report.skipped, report.servers,
+                             getattr(reader, "requests", 0) - requests_before, time.perf_counter() - started)
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile") as pool:
+            futures = [pool.submit(check, s) for s in todo]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failures = [f.exception() for f in finished if f.exception() is not None]
+            if failures:
+                for future in futures:
+                    future.cancel()
+        for exc in failures:
+            report.errors.append(f"{type(exc).__name__}: {exc}")
+        if failures:
+            save(False)  # what is done stays done: the next run resumes from here
+            log.warning("reconcile %s stopped after %d servers: %s", subscription_id, report.checked, report.errors[0])
+        else:
+            listed = {str(s["id"]).lower() for s in servers}
+            for gone in store.known_servers(subscription_id):
+                if gone.lower() not in listed:
+                    self.engine.close_gone(gone, run_id)
+                    report.closed += 1
+            save(True)
+        report.arm_requests = getattr(reader, "requests", 0) - requests_before
+        report.seconds = time.perf_counter() - started
+        log.info("reconcile %s: %d checked, %d changes, %d alerts, %d closed, %d ARM requests in %.1fs",
+                 subscription_id, report.checked, report.recorded, report.alerts, report.closed, report.arm_requests,
+                 report.seconds)
+        return report
