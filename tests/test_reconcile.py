@@ -1,0 +1,127 @@
+"""Reconciliation finds what events missed, stays inside ARM's read budget, and resumes where it stopped."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+
+from drift.config import Settings
+from drift.engine import RetryableFailure
+from drift.local.arm import ArmStandIn
+from drift.local.receivers import TeamsReceiver
+from drift.readers import TokenBucket
+from drift.reconcile import Reconciler
+from drift.runtime import build_engine
+from tests.conftest import SUBSCRIPTION
+from tests.helpers import create_compliant_server, server_id, set_parameter
+
+OTHER_SUB = "0a1b2c3d-0000-4000-8000-00000000abcd"  # a subscription of its own: no other test's servers
+
+
+def fleet(arm: ArmStandIn, count: int, prefix: str) -> list[str]:
+    """Servers that exist before the detector, created without events (as if it had just been deployed)."""
+    names = [f"{prefix}-{n:03d}" for n in range(count)]
+    for name in names:
+        arm.seed_server(OTHER_SUB, "rg-fleet", name, properties={"network": {"publicNetworkAccess": "Disabled"}})
+    return names
+
+
+def test_a_change_made_while_events_were_off_is_found_by_the_next_scan(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    arm.emit_events = False  # a misconfigured Event Grid subscription
+    set_parameter(sdk, server_name, "require_secure_transport", "OFF")
+    assert arm.drain_events() == []
+
+    [report] = Reconciler(engine).scan([SUBSCRIPTION])
+
+    rows = [r for r in engine.store.history(server_id=server_id(server_name))]
+    assert [(r.setting, r.verdict, r.operation, r.changed_by) for r in rows] == [
+        ("require_secure_transport", "weakened", "reconcile", "reconcile (no caller known)")]
+    assert rows[0].alert_status == "sent" and len(teams.messages()) == 1
+    assert report.checked >= 1 and report.errors == []
+    [again] = Reconciler(engine).scan([SUBSCRIPTION])
+    assert len(engine.store.history(server_id=server_id(server_name))) == 1, "a second scan finds nothing new"
+    assert again.recorded == 0
+
+
+def test_servers_seen_first_by_a_scan_get_their_posture_check_and_gone_ones_are_closed(
+    settings: Settings, arm: ArmStandIn, teams: TeamsReceiver,
+) -> None:
+    engine = build_engine(settings)
+    names = fleet(arm, 3, "first")
+    [report] = Reconciler(engine).scan([OTHER_SUB])
+    assert (report.servers, report.checked, report.alerts) == (3, 3, 3), "one posture card per new server"
+    assert len(teams.messages()) == 3
+
+    arm._servers.pop(next(k for k in arm._servers if k[2] == names[0]))  # deleted while events were off
+    [report] = Reconciler(engine).scan([OTHER_SUB])
+    assert report.closed == 1
+    gone = f"/subscriptions/{OTHER_SUB}/resourceGroups/rg-fleet/providers/Microsoft.DBforMySQL/flexibleServers/"
+    assert engine.store.history(server_id=gone + names[0])[0].after == "deleted"
+
+
+def test_a_scan_stays_inside_the_read_bucket_without_a_single_429(settings: Settings, arm: ArmStandIn) -> None:
+    arm.limit_reads(burst=20, rate=40)  # ARM's shape (250 burst, 25/s), scaled down for a fast test
+    engine = build_engine(settings)
+    engine.reader.bucket = TokenBucket(burst=18, rate=36)  # type: ignore[attr-defined]  # 10% under
+    fleet(arm, 12, "bucket")
+    arm.reset_stats()
+    [report] = Reconciler(engine, workers=6).scan([OTHER_SUB])
+    assert report.checked == 12 and report.errors == []
+    assert arm.stats.throttled == 0
+    assert arm.stats.reads == report.arm_requests > 20, "more reads than the burst: the bucket had to refill"
+    assert engine.reader.bucket.waited > 0  # type: ignore[attr-defined]
+
+
+def test_without_the_client_bucket_the_same_scan_is_throttled(settings: Settings, arm: ArmStandIn) -> None:
+    """The stand-in really enforces the budget: the test above would fail without the client's bucket."""
+    arm.limit_reads(burst=20, rate=40)
+    engine = build_engine(settings)
+    engine.reader.bucket = TokenBucket(burst=10_000, rate=10_000)  # type: ignore[attr-defined]
+    fleet(arm, 12, "nobucket")
+    with contextlib.suppress(RetryableFailure):
+        Reconciler(engine, workers=6).scan([OTHER_SUB])
+    assert arm.stats.throttled > 0
+
+
+def test_a_scan_that_dies_half_way_resumes_instead_of_restarting(settings: Settings, arm: ArmStandIn) -> None:
+    engine = build_engine(settings)
+    names = fleet(arm, 6, "resume")
+    arm.add_fault(status=400, path_contains=f"/flexibleservers/{names[3]}/firewallrules")  # not retried
+
+    with pytest.raises(RetryableFailure, match="the next run resumes"):
+        Reconciler(engine, workers=1, checkpoint_every=1).scan([OTHER_SUB])
+    arm.reset_stats()
+    [report] = Reconciler(engine, workers=1).scan([OTHER_SUB])
+
+    assert report.resumed and report.skipped >= 1 and report.checked >= 1
+    assert report.skipped + report.checked == 6
+    reads_per_server = 6  # firewall, parameters, admins, endpoints, Defender, diagnostics (server: from the list)
+    assert arm.stats.reads == 1 + report.checked * reads_per_server, "the listing plus the servers left"
+    [fresh] = Reconciler(engine, workers=1).scan([OTHER_SUB])
+    assert not fresh.resumed and fresh.checked == 6, "a completed run is not resumed"
+
+
+def test_scan_command_names_what_it_needs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                          settings: Settings) -> None:
+    from drift.cli import main
+
+    monkeypatch.setenv("DRIFT_STORAGE_CONNECTION_STRING", str(settings.storage_connection_string))
+    monkeypatch.delenv("DRIFT_WATCHED_SUBSCRIPTIONS", raising=False)
+    assert main(["scan"]) == 2
+    assert "DRIFT_WATCHED_SUBSCRIPTIONS" in capsys.readouterr().err
+
+
+def test_reconcile_timer_takes_its_schedule_from_an_app_setting() -> None:
+    from tests.function_index import functions
+
+    [timer] = [f for f in functions() if f.get_function_name() == "reconcile"]
+    assert timer.get_bindings_dict()["bindings"][0]["schedule"] == "%DRIFT_RECONCILE_SCHEDULE%"
+
+
