@@ -17,6 +17,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/replay_bench.py
+	$(BIN)/python bench/scan_bench.py
 
 CARDRENDER := tools/cardrender
 
