@@ -24,6 +24,13 @@ def sweep_alerts(timer: func.TimerRequest) -> None:
     runtime.engine().sweep()
 
 
+@app.queue_trigger(arg_name="message", queue_name="%DRIFT_RECHECK_QUEUE%", connection="AzureWebJobsStorage")
+def recheck(message: func.QueueMessage) -> None:
+    """A deferred re-check: the server was still updating when its event came."""
+    payload = json.loads(message.get_body())
+    runtime.engine().handle_many_rechecks([payload])
+
+
 @app.timer_trigger(arg_name="timer", schedule="%DRIFT_RECONCILE_SCHEDULE%", run_on_startup=False)
 def reconcile(timer: func.TimerRequest) -> None:
     """Every watched server, checked against its baseline (default every 6 hours: `0 0 */6 * * *`)."""

@@ -19,6 +19,8 @@
 | `DRIFT_ALERTS_PER_MINUTE`         | cards a minute before the rest go into one digest (default 20; 0: no limit) |
 | `DRIFT_WATCHED_SUBSCRIPTIONS`     | comma list: events from any other subscription are refused (empty: all) |
 | `DRIFT_TENANT_ID`                 | events from another tenant are refused (empty: any)           |
+| `DRIFT_STORAGE_QUEUE_ENDPOINT`    | queues by managed identity (`https://ACCOUNT.queue.core.windows.net`) |
+| `DRIFT_RECHECK_QUEUE`             | queue of deferred re-checks (default `drift-rechecks`)         |
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
@@ -62,6 +64,8 @@ class Settings:
     alerts_per_minute: int = 20
     watched_subscriptions: list[str] = field(default_factory=list)
     tenant_id: str | None = None
+    storage_queue_endpoint: str | None = None
+    recheck_queue: str = "drift-rechecks"
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -94,6 +98,8 @@ class Settings:
             watched_subscriptions=[s.strip().lower() for s in (env.get("DRIFT_WATCHED_SUBSCRIPTIONS") or "").split(",")
                                    if s.strip()],
             tenant_id=(env.get("DRIFT_TENANT_ID") or "").strip().lower() or None,
+            storage_queue_endpoint=env.get("DRIFT_STORAGE_QUEUE_ENDPOINT") or None,
+            recheck_queue=env.get("DRIFT_RECHECK_QUEUE") or "drift-rechecks",
         )
 
     @classmethod

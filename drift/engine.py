@@ -39,6 +39,7 @@ from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, 
 from drift.policy import Policy
 from drift.principals import PrincipalNames
 from drift.readers import ServerGone
+from drift.rechecks import RecheckQueue
 from drift.routing import Plan
 from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate, OutboxItem
 
@@ -59,14 +60,20 @@ class RetryableFailure(Exception):
     """Some work could not be finished now; delivering the event(s) again will finish it."""
 
 
+PENDING_RESTART = " (pending restart: the new value takes effect when the server restarts)"
+IN_FLIGHT_OK = {"ready", "stopped", "disabled", "dropping"}  # server states whose settings can be trusted
+
+
 @dataclass
 class Outcome:
     event_id: str | None
-    status: str  # malformed | ignored | recorded | unchanged | server_gone | failed
+    status: str  # malformed | refused | ignored | recorded | unchanged | deferred | server_gone | failed
     records: list[HistoryRecord] = field(default_factory=list)
     alerts_sent: int = 0
     reads: int = 0
     detail: str = ""
+    server_state: str | None = None
+    pending_restart: set[str] = field(default_factory=set)
 
 
 def remediation(template: str, ref: ServerRef, targets: tuple[str, ...] = ()) -> str:
@@ -97,6 +104,7 @@ class DriftEngine:
                  policy: Policy | None = None, principal_names: PrincipalNames | None = None,
                  group_window: float = 0.0, alerts_per_minute: int = 0,
                  subscriptions: Iterable[str] = (), tenant_id: str | None = None,
+                 rechecks: RecheckQueue | None = None, recheck_delays: Sequence[float] = (15, 30, 60, 120, 300),
                  clock: Callable[[], datetime] = _now, sleep: Callable[[float], None] = time.sleep,
                  max_attempts: int = 6) -> None:
         self.reader = reader
@@ -105,6 +113,8 @@ class DriftEngine:
         self.policy = policy or Policy()
         self.principal_names = principal_names
         self.group_window = group_window
+        self.rechecks = rechecks
+        self.recheck_delays = tuple(recheck_delays)
         self.subscriptions = {s.lower() for s in subscriptions}
         self.tenant_id = tenant_id.lower() if tenant_id else None
         self.alerts_per_minute = alerts_per_minute
@@ -130,8 +140,11 @@ class DriftEngine:
             raise RetryableFailure(f"{len(failed)} event(s) failed: {'; '.join(failed)}")
         return outcomes
 
-    def handle(self, raw: Any) -> Outcome:
-        """One raw event (either schema). Malformed or irrelevant events are logged and skipped."""
+    def handle(self, raw: Any, attempt: int = 0) -> Outcome:
+        """One raw event (either schema). Malformed or irrelevant events are logged and skipped.
+
+        `attempt` counts deferred re-checks of the same event (0 for a delivery by Event Grid).
+        """
         try:
             event = parse_event(raw)
         except MalformedEvent as exc:
@@ -146,7 +159,21 @@ class DriftEngine:
             return Outcome(event.id, "ignored")
         if plan.deletes_server:
             return self._close(plan)
-        return self._recheck(plan)
+        return self._recheck(plan, attempt=attempt)
+
+    def handle_many_rechecks(self, payloads: Iterable[dict[str, Any]]) -> list[Outcome]:
+        """Deferred re-checks delivered by the queue trigger (the Functions host deletes them on success)."""
+        return [self.handle(p["event"], attempt=int(p["attempt"])) for p in payloads]
+
+    def process_rechecks(self) -> list[Outcome]:
+        """Handle the deferred re-checks that are due (the queue trigger's work, or the local pump's)."""
+        if self.rechecks is None:
+            return []
+        outcomes = []
+        for message, payload in self.rechecks.due():
+            outcomes.append(self.handle(payload["event"], attempt=int(payload["attempt"])))
+            self.rechecks.done(message)
+        return outcomes
 
     def _refusal(self, event: ArmEvent) -> str | None:
         """Why an event from outside the configured subscriptions or tenant is not acted on."""
@@ -180,7 +207,7 @@ class DriftEngine:
                          client_ip=None, schema="reconcile")
         return self._close(Plan(event, ref, [routing.SERVER_DELETED]))
 
-    def _recheck(self, plan: Plan, read: Callable[[ServerRef, str], Any] | None = None) -> Outcome:
+    def _recheck(self, plan: Plan, read: Callable[[ServerRef, str], Any] | None = None, attempt: int = 0) -> Outcome:
         event, ref = plan.event, plan.server
         outcome = Outcome(event.id, "unchanged")
         for _attempt in range(self.max_attempts):
@@ -193,6 +220,8 @@ class DriftEngine:
                 log.info("event %s: server %s no longer exists; nothing to re-check", event.id, ref.server_id)
                 outcome.status = "server_gone"
                 return outcome
+            if self._defer(plan, outcome, attempt):
+                return outcome
             ctx = Context(self.policy, {s: b.state for s, b in baselines.items()} | states, ref.server_id)
             now = self.clock()
             changes = [c for setting, state in states.items()
@@ -203,6 +232,8 @@ class DriftEngine:
                 for change in changes:
                     if change.record:
                         change.record.changed_by = who
+                        if change.setting in outcome.pending_restart:
+                            change.record.why += PENDING_RESTART
             grouping = self.group_window > 0 and bool(event.correlation_id)
             try:
                 # Grouped alerts are leased to nobody for the window: whichever sibling wakes first sends them all.
@@ -240,9 +271,30 @@ class DriftEngine:
         for read in reads:
             data = (read_fn or self.reader.read)(plan.server, read)
             outcome.reads += 1
+            properties = (data or {}).get("properties") or {} if isinstance(data, dict) else {}
+            if read == "server":
+                outcome.server_state = properties.get("state")
             for detector in detectors.watching(read):
                 states[detector.setting] = detector.state(data)
+                if str(properties.get("isConfigPendingRestart", "")).lower() == "true":
+                    outcome.pending_restart.add(detector.setting)
         return states
+
+    def _defer(self, plan: Plan, outcome: Outcome, attempt: int) -> bool:
+        """Put the event back for later when the server is mid-update; True when it was deferred."""
+        state = (outcome.server_state or "ready").lower()
+        if state in IN_FLIGHT_OK or self.rechecks is None or plan.event.kind == "Reconcile":
+            return False
+        if attempt >= len(self.recheck_delays):
+            log.warning("event %s: %s still %s after %d re-checks; judging what it shows now", plan.event.id,
+                        plan.server.server_id, outcome.server_state, attempt)
+            return False
+        delay = self.recheck_delays[attempt]
+        self.rechecks.defer(plan.event.raw, attempt + 1, delay)
+        log.info("event %s: %s is %s; re-check %d in %.0fs", plan.event.id, plan.server.server_id,
+                 outcome.server_state, attempt + 1, delay)
+        outcome.status, outcome.detail = "deferred", f"server {outcome.server_state}; re-check {attempt + 1} queued"
+        return True
 
     def _change(self, event: ArmEvent, ref: ServerRef, setting: str, state: Any, baseline: Baseline | None,
                 ctx: Context, now: datetime, posture: bool) -> Change | None:

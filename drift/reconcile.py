@@ -13,7 +13,7 @@ done, so a timer invocation that dies half-way is continued by the next one, not
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import threading
 import time
@@ -28,6 +28,22 @@ from drift.engine import DriftEngine, RetryableFailure
 log = logging.getLogger(__name__)
 
 RESUME_WITHIN = timedelta(hours=24)
+CHUNK = 30_000  # characters per property: Table Storage caps a string property at 64 KiB (32K UTF-16 chars)
+
+
+def server_mark(server_id: str) -> str:
+    """A short, stable mark for a finished server: a checkpoint of 100,000 servers stays under 1 MiB."""
+    return hashlib.sha256(server_id.lower().encode()).hexdigest()[:10]
+
+
+def pack(marks: set[str]) -> dict[str, str]:
+    text = ",".join(sorted(marks))
+    return {f"done_{i}": text[start:start + CHUNK] for i, start in enumerate(range(0, len(text) or 1, CHUNK))}
+
+
+def unpack(entity: dict) -> set[str]:
+    text = "".join(entity[k] for k in sorted((k for k in entity if k.startswith("done_")), key=lambda k: int(k[5:])))
+    return {m for m in text.split(",") if m}
 
 
 @dataclass
@@ -70,18 +86,17 @@ class Reconciler:
         resume = bool(saved and not saved.get("completed")
                       and now - datetime.fromisoformat(saved["started_at"]) < RESUME_WITHIN)
         run_id = saved["run_id"] if resume and saved else uuid.uuid4().hex[:12]
-        done: set[str] = set(json.loads(saved.get("done") or "[]")) if resume and saved else set()
+        done: set[str] = unpack(saved) if resume and saved else set()
         report = ScanReport(subscription_id, run_id, resumed=resume)
         state = {"started_at": saved["started_at"] if resume and saved else now.isoformat(), "run_id": run_id}
 
         def save(completed: bool) -> None:
-            store.save_checkpoint(subscription_id.lower(), {**state, "done": json.dumps(sorted(done)),
-                                                            "completed": completed})
+            store.save_checkpoint(subscription_id.lower(), {**state, **pack(done), "completed": completed})
 
         save(False)
         servers = reader.list_servers(subscription_id)
         report.servers = len(servers)
-        todo = [s for s in servers if str(s["id"]).lower() not in done]
+        todo = [s for s in servers if server_mark(str(s["id"])) not in done]
         report.skipped = len(servers) - len(todo)
         log.info("reconcile %s: %d servers, %d to check (run %s%s)", subscription_id, len(servers), len(todo),
                  run_id, ", resumed" if resume else "")
@@ -93,7 +108,7 @@ class Reconciler:
                 return
             outcome = self.engine.reconcile(ref, reader.scan_reads(ref, server), run_id)
             with lock:
-                done.add(str(server["id"]).lower())
+                done.add(server_mark(str(server["id"])))
                 report.checked += 1
                 report.recorded += len(outcome.records)
                 report.alerts += outcome.alerts_sent

@@ -12,6 +12,7 @@ from drift.engine import DriftEngine, Notifier
 from drift.policy import load_policy
 from drift.principals import PrincipalNames
 from drift.readers import ArmReader
+from drift.rechecks import RecheckQueue
 from drift.store import BaselineStore
 
 _engine: DriftEngine | None = None
@@ -35,6 +36,21 @@ def build_store(settings: Settings) -> BaselineStore:
 
     credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
     return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
+
+
+def build_rechecks(settings: Settings) -> RecheckQueue | None:
+    """The queue of deferred re-checks, on the same storage account as the table (None if there is none)."""
+    if settings.storage_connection_string:
+        cs = settings.storage_connection_string
+        if "TableEndpoint=" in cs and "QueueEndpoint=" not in cs:
+            return None  # a table-only endpoint list: no queue to defer to
+        return RecheckQueue.from_connection_string(cs, settings.recheck_queue)
+    if settings.storage_queue_endpoint:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+        return RecheckQueue.from_endpoint(settings.storage_queue_endpoint, settings.recheck_queue, credential)
+    return None
 
 
 def build_notifiers(settings: Settings, credential: Any = None) -> list[Notifier]:
@@ -76,7 +92,8 @@ def build_engine(settings: Settings) -> DriftEngine:
     return DriftEngine(reader, build_store(settings), build_notifiers(settings, credential),
                        policy=load_policy(settings.policy_file), principal_names=names,
                        group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute,
-                       subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id)
+                       subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id,
+                       rechecks=build_rechecks(settings))
 
 
 def engine() -> DriftEngine:

@@ -125,3 +125,14 @@ def test_reconcile_timer_takes_its_schedule_from_an_app_setting() -> None:
     assert timer.get_bindings_dict()["bindings"][0]["schedule"] == "%DRIFT_RECONCILE_SCHEDULE%"
 
 
+
+
+def test_a_checkpoint_of_many_servers_fits_table_storage_limits() -> None:
+    from drift.reconcile import CHUNK, pack, server_mark, unpack
+
+    marks = {server_mark(f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforMySQL/flexibleServers/s{n}")
+             for n in range(20_000)}
+    packed = pack(marks)
+    assert all(len(v) <= CHUNK for v in packed.values()) and len(packed) > 1
+    assert unpack(packed) == marks
+    assert unpack(pack(set())) == set()

@@ -698,6 +698,8 @@ class ArmStandIn:
         self._writes = 0
         self._throttled = 0
         self._bucket: ReadBucket | None = None
+        self.defer_server_updates = False  # PATCH shows `Updating` and the old values until finish_updates()
+        self._pending_updates: list[tuple[_Server, JsonDict]] = []
         self._by_path: Counter[str] = Counter()
         self._httpd: TrackingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -815,6 +817,8 @@ class ArmStandIn:
             self.latency = 0.0
             self.emit_events = True
             self._bucket = None
+            self.defer_server_updates = False
+            self._pending_updates = []
 
     def seed_server(
         self,
@@ -838,6 +842,15 @@ class ArmStandIn:
             return self._render_server(server)
 
     # ---- request entry point (called by the handler) -------------------------------------
+
+    def finish_updates(self) -> int:
+        """Complete the server updates held back by `defer_server_updates`: new values, state `Ready`."""
+        with self._lock:
+            done, self._pending_updates = self._pending_updates, []
+            for server, resource in done:
+                resource["properties"]["state"] = "Ready"
+                server.resource = resource
+            return len(done)
 
     def limit_reads(self, burst: float = 250, rate: float = 25) -> None:
         """Enforce ARM's read bucket per subscription from now on (429 with Retry-After when empty)."""
@@ -1120,7 +1133,13 @@ class ArmStandIn:
                 if isinstance(value, Mapping):
                     _merge(resource.setdefault(key, {}), value)
             _normalise_server(resource)
-            server.resource = resource
+            if self.defer_server_updates:
+                # As a long-running update does: the event fires while the old state still shows, `Updating`.
+                self._pending_updates.append((server, resource))
+                server.resource = copy.deepcopy(server.resource)
+                server.resource["properties"]["state"] = "Updating"
+            else:
+                server.resource = resource
             self._emit_mysql(request, route, "write", "Write")
             return 200, self._render_server(server)
         if method == "DELETE":

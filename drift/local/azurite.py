@@ -31,34 +31,29 @@ def connection_string(table_port: int, queue_port: int | None = None) -> str:
 
 
 class Azurite:
-    """An Azurite table service on a free loopback port, in memory unless given a folder."""
+    """Azurite's table and queue services on free loopback ports, in memory unless given a folder."""
 
     def __init__(self, location: Path | None = None) -> None:
         self.location = location
         self.table_port = free_port()
+        self.queue_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def connection_string(self) -> str:
-        return connection_string(self.table_port)
+        return connection_string(self.table_port, self.queue_port)
 
     def _command(self) -> list[str]:
-        binary = PROJECT / "node_modules" / ".bin" / "azurite-table"
+        binary = PROJECT / "node_modules" / ".bin" / "azurite"
         if not binary.exists():
-            found = shutil.which("azurite-table")
+            found = shutil.which("azurite")
             if not found:
                 raise RuntimeError("Azurite is not installed: run `npm ci` in the project (make does it)")
             binary = Path(found)
-        args = [
-            str(binary),
-            "--tableHost",
-            "127.0.0.1",
-            "--tablePort",
-            str(self.table_port),
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ]
+        args = [str(binary), "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
+                "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
+                "--blobHost", "127.0.0.1", "--blobPort", str(free_port()),
+                "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
         if self.location:
             self.location.mkdir(parents=True, exist_ok=True)
             args += ["--location", str(self.location)]
@@ -74,8 +69,10 @@ class Azurite:
                 err = (self._process.stderr.read() if self._process.stderr else b"").decode(errors="replace")
                 raise RuntimeError(f"Azurite exited at start: {err.strip()[:500]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.table_port), timeout=0.2):
-                    return self
+                for port in (self.table_port, self.queue_port):
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        pass
+                return self
             except OSError:
                 time.sleep(0.05)
         self.stop()

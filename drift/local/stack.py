@@ -72,7 +72,14 @@ class EventPump:
         return _Delivery(time.monotonic(), 0, event)
 
     def _run(self) -> None:
+        last_rechecks = 0.0
         while not self._stop.is_set():
+            if time.monotonic() - last_rechecks > 0.5:  # the queue trigger's work: deferred re-checks now due
+                last_rechecks = time.monotonic()
+                try:
+                    self.outcomes.extend(self.engine.process_rechecks())
+                except Exception:
+                    log.exception("deferred re-check failed; it will be seen again")
             delivery = self._next()
             if delivery is None:
                 with self._cond:

@@ -133,6 +133,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     AZURE_CLIENT_ID: identityClientId
     DRIFT_STORAGE_TABLE_ENDPOINT: 'https://${storage.name}.table.${environment().suffixes.storage}'
+    DRIFT_STORAGE_QUEUE_ENDPOINT: 'https://${storage.name}.queue.${environment().suffixes.storage}'
+    // Deferred re-checks: the queue trigger reads it through AzureWebJobsStorage (same account, identity).
+    DRIFT_RECHECK_QUEUE: 'drift-rechecks'
     DRIFT_TABLE_NAME: tableName
     DRIFT_NOTIFIERS: notifiers
     DRIFT_TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})'

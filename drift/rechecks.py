@@ -1,0 +1,53 @@
+"""Deferred re-checks: an Azure Storage queue whose visibility timeout is the delay.
+
+A long-running write can fire its event before the new state is visible: the server still says
+`Updating` and shows the old values. Rather than record "nothing changed", the engine puts the
+event back on this queue to be read again later, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+
+class RecheckQueue:
+    def __init__(self, queue_client: Any) -> None:
+        self._queue = queue_client
+        self._ready = False
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, name: str) -> RecheckQueue:
+        from azure.storage.queue import QueueClient
+
+        return cls(QueueClient.from_connection_string(connection_string, name))
+
+    @classmethod
+    def from_endpoint(cls, endpoint: str, name: str, credential: Any) -> RecheckQueue:
+        from azure.storage.queue import QueueClient
+
+        return cls(QueueClient(endpoint, name, credential=credential))
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            from azure.core.exceptions import ResourceExistsError
+
+            with contextlib.suppress(ResourceExistsError):
+                self._queue.create_queue()
+            self._ready = True
+
+    def defer(self, raw_event: dict[str, Any], attempt: int, delay: float) -> None:
+        """Deliver `raw_event` again after `delay` seconds, as re-check number `attempt`."""
+        self._ensure()
+        self._queue.send_message(json.dumps({"event": raw_event, "attempt": attempt}),
+                                 visibility_timeout=max(0, round(delay)))
+
+    def due(self, limit: int = 32, lease: int = 60) -> list[tuple[Any, dict[str, Any]]]:
+        """Messages whose delay has passed, each hidden for `lease` seconds while it is handled."""
+        self._ensure()
+        return [(m, json.loads(m.content)) for m in self._queue.receive_messages(
+            messages_per_page=limit, visibility_timeout=lease, max_messages=limit)]
+
+    def done(self, message: Any) -> None:
+        self._queue.delete_message(message)
