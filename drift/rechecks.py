@@ -17,17 +17,24 @@ class RecheckQueue:
         self._queue = queue_client
         self._ready = False
 
+    @staticmethod
+    def _codec() -> dict[str, Any]:
+        """Base64, as the Functions queue trigger expects by default (plain text fails to decode there)."""
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        return {"message_encode_policy": TextBase64EncodePolicy(), "message_decode_policy": TextBase64DecodePolicy()}
+
     @classmethod
     def from_connection_string(cls, connection_string: str, name: str) -> RecheckQueue:
         from azure.storage.queue import QueueClient
 
-        return cls(QueueClient.from_connection_string(connection_string, name))
+        return cls(QueueClient.from_connection_string(connection_string, name, **cls._codec()))
 
     @classmethod
     def from_endpoint(cls, endpoint: str, name: str, credential: Any) -> RecheckQueue:
         from azure.storage.queue import QueueClient
 
-        return cls(QueueClient(endpoint, name, credential=credential))
+        return cls(QueueClient(endpoint, name, credential=credential, **cls._codec()))
 
     def _ensure(self) -> None:
         if not self._ready:

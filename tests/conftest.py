@@ -100,7 +100,7 @@ def graph(graph_session: GraphReceiver) -> GraphReceiver:
 def settings(azurite: Azurite, arm: ArmStandIn, ca: LocalCA, teams: TeamsReceiver, graph: GraphReceiver) -> Settings:
     return Settings(arm_endpoint=arm.url, arm_ca_bundle=str(ca.ca_bundle), local_credential=True,
                     storage_connection_string=azurite.connection_string,
-                    table_name=f"t{uuid.uuid4().hex[:16]}",
+                    table_name=f"t{uuid.uuid4().hex[:16]}", recheck_queue=f"q{uuid.uuid4().hex[:16]}",
                     notifiers=["teams"], teams_webhook_url=teams.webhook_url,
                     alert_max_wait=0.2,  # a failing post fails at once; retry tests raise it
                     graph_endpoint=graph.url)

@@ -66,3 +66,26 @@ def test_a_static_parameter_waiting_for_a_restart_is_recorded_as_such(
     engine.handle_many(arm.drain_events())
     [row] = engine.store.history(server_id=server_id(server_name))
     assert row.setting == "tls_version" and "pending restart" in row.why
+
+
+def test_queued_re_checks_are_base64_as_the_functions_queue_trigger_reads_them(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    import base64
+    import json
+
+    from azure.storage.queue import QueueClient
+
+    engine = build_engine(settings)
+    engine.recheck_delays = (0.0,)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    arm.defer_server_updates = True
+    set_public_access(sdk, server_name, "Enabled")
+    [event] = arm.drain_events()
+    engine.handle_many([event])
+
+    raw = QueueClient.from_connection_string(str(settings.storage_connection_string), settings.recheck_queue)
+    [message] = list(raw.peek_messages(max_messages=5))
+    payload = json.loads(base64.b64decode(message.content))
+    assert payload == {"event": event, "attempt": 1}
