@@ -53,6 +53,14 @@ def as_cloud_event(raw: dict[str, Any]) -> func.CloudEvent:
                            dataschema=None, data=raw["data"])
 
 
+def test_the_app_has_its_triggers() -> None:
+    names = sorted(f.get_function_name() for f in functions())
+    assert names == ["on_arm_event", "recheck", "reconcile", "review", "sweep_alerts"]
+    [queue] = trigger("recheck").get_bindings_dict()["bindings"]
+    assert (queue["type"], queue["queueName"], queue["connection"]) == (
+        "queueTrigger", "%DRIFT_RECHECK_QUEUE%", "AzureWebJobsStorage")
+
+
 def test_the_app_has_an_event_grid_trigger_and_a_sweep_timer() -> None:
     bindings = trigger().get_bindings_dict()["bindings"]
     assert [(b["type"], b["direction"].name) for b in bindings] == [("eventGridTrigger", "IN")]
