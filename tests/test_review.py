@@ -13,6 +13,7 @@ from drift.cli import main
 from drift.config import Settings
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
+from drift.reconcile import Reconciler
 from drift.runtime import build_engine
 from tests.conftest import SUBSCRIPTION
 from tests.function_index import functions
@@ -48,6 +49,7 @@ def test_accept_makes_a_missed_change_the_baseline_so_the_next_event_reports_not
 
     set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")  # the same value written again
     engine.handle_many(arm.drain_events())
+    Reconciler(engine).scan([SUBSCRIPTION])  # and the next reconcile finds nothing to report either
     [row] = engine.store.history(server_id=server_id(server_name))
     assert (row.operation, row.changed_by, row.verdict) == ("accept", "Riley On-Call", "changed")
     assert row.why == "accepted as the baseline: legacy JDBC driver, CHG-77"
