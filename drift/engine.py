@@ -180,8 +180,8 @@ class DriftEngine:
         if self.tenant_id and (event.tenant_id or "").lower() != self.tenant_id:
             return f"tenant {event.tenant_id!r} is not the configured tenant"
         if self.subscriptions:
-            subscription = (event.subscription_id or event.subject.strip("/").split("/")[1:2] or [""])
-            sub = subscription if isinstance(subscription, str) else subscription[0]
+            parts = event.subject.strip("/").split("/")
+            sub = event.subscription_id or (parts[1] if len(parts) > 1 else "")
             if sub.lower() not in self.subscriptions:
                 return f"subscription {sub!r} is not watched (DRIFT_WATCHED_SUBSCRIPTIONS)"
         return None
