@@ -123,3 +123,17 @@ def sdk(arm: ArmStandIn, ca: LocalCA) -> Any:
 @pytest.fixture
 def server_name() -> str:
     return f"srv-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def endpoints_file(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's stack as `mysql-drift local up` describes it, for commands run with --endpoints-file."""
+    monkeypatch.setenv("DRIFT_NOTIFIERS", "teams")
+    path = tmp_path / "endpoints.json"
+    path.write_text(json.dumps({
+        "arm_endpoint": settings.arm_endpoint, "ca_bundle": settings.arm_ca_bundle, "subscription_id": SUBSCRIPTION,
+        "storage_connection_string": settings.storage_connection_string, "table_name": settings.table_name,
+        "teams_webhook_url": settings.teams_webhook_url, "teams_messages_url": "",
+        "graph_endpoint": settings.graph_endpoint,
+    }))
+    return path

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 import detectors
+from drift.armid import mysql_server_ref
+from drift.engine import remediation
 from drift.model import Alert, HistoryRecord
 from notifiers.teams import adaptive_card
 
@@ -56,8 +58,9 @@ def _record(server: str, setting: str, before: str | None, after: str, severity:
     """A record as the engine writes it: the detector's control and its undo command for this server."""
     detector = detectors.by_setting(setting)
     server_id = _server_id(group, server)
-    command = (detector.command.replace("{server}", server).replace("{resource_group}", group)
-               .replace("{server_id}", server_id).replace("{target}", target or "<name>"))
+    ref = mysql_server_ref(server_id)
+    assert ref is not None
+    command = remediation(detector.command, ref, (target,) if target else ())
     return HistoryRecord(
         server_id=server_id, server=server, setting=setting, before=before, after=after, verdict="weakened",
         severity=severity, why=why, event_id=event, event_time="2025-11-20T09:41:07.512000+00:00",

@@ -10,27 +10,13 @@ from typing import Any
 import pytest
 
 from drift.cli import main, parse_since
-from drift.config import Settings
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
-from tests.conftest import SUBSCRIPTION
 from tests.helpers import add_rule, create_compliant_server, create_server, set_parameter, set_public_access
 
 HISTORY_FIELDS = {"server_id", "server", "setting", "before", "after", "verdict", "severity", "why", "event_id",
                   "event_time", "detected_at", "operation", "changed_by", "client_ip", "correlation_id",
                   "alert_status", "control"}
-
-
-@pytest.fixture
-def endpoints_file(settings: Settings, tmp_path: Path, arm: ArmStandIn, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DRIFT_NOTIFIERS", "teams")
-    path = tmp_path / "endpoints.json"
-    path.write_text(json.dumps({
-        "arm_endpoint": settings.arm_endpoint, "ca_bundle": settings.arm_ca_bundle, "subscription_id": SUBSCRIPTION,
-        "storage_connection_string": settings.storage_connection_string, "table_name": settings.table_name,
-        "teams_webhook_url": settings.teams_webhook_url, "teams_messages_url": "", "graph_endpoint": "",
-    }))
-    return path
 
 
 def test_replay_takes_an_array_from_a_file_and_skips_what_is_malformed(

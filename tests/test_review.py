@@ -21,15 +21,8 @@ from tests.helpers import create_compliant_server, server_id, set_parameter
 
 
 @pytest.fixture
-def endpoints(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    monkeypatch.setenv("DRIFT_NOTIFIERS", "teams")
-    path = tmp_path / "endpoints.json"
-    path.write_text(json.dumps({
-        "arm_endpoint": settings.arm_endpoint, "ca_bundle": settings.arm_ca_bundle, "subscription_id": SUBSCRIPTION,
-        "storage_connection_string": settings.storage_connection_string, "table_name": settings.table_name,
-        "teams_webhook_url": settings.teams_webhook_url, "graph_endpoint": settings.graph_endpoint,
-    }))
-    return ["--endpoints-file", str(path)]
+def endpoints(endpoints_file: Path) -> list[str]:
+    return ["--endpoints-file", str(endpoints_file)]
 
 
 def test_accept_makes_a_missed_change_the_baseline_so_the_next_event_reports_nothing(
