@@ -51,6 +51,7 @@ class Context:
     policy: Policy = field(default_factory=Policy)
     others: Mapping[str, Any] = field(default_factory=dict)
     server_id: str = ""
+    consulted: set[str] = field(default_factory=set, compare=False)  # the other settings a verdict looked at
 
     @property
     def subscription_id(self) -> str:
@@ -58,6 +59,7 @@ class Context:
         return parts[1].lower() if len(parts) > 1 else ""
 
     def other(self, setting: str, default: Any = None) -> Any:
+        self.consulted.add(setting)
         return self.others.get(setting, default)
 
 

@@ -12,7 +12,11 @@ Why the order matters. Baselines are read *before* ARM, and the commit is condit
 ETags. If another invocation commits in between, ours fails and starts over with a fresh read
 of both; so a state read earlier can never overwrite one read later, whatever order the events
 arrive in. The state always comes from ARM, never from the event, so an old event only causes
-a re-check.
+a re-check. A verdict that weakens because of another setting (public access on while an
+allow-all rule exists) reads that setting fresh from ARM before it is committed: the baseline of
+the other setting may be behind an event still in flight.
+
+Delivery of the alerts is `drift.outbox`'s work; every invocation there has its own lease owner.
 
 Failures that a retry can fix (ARM or storage unavailable, an alert not delivered) raise, so the
 Function invocation fails and Event Grid delivers the event again; the retry finds the alert
@@ -23,8 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,14 +36,16 @@ import detectors
 from detectors import Context
 from drift import routing
 from drift.armid import ServerRef, mysql_server_ref
+from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
-from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, Verdict
+from drift.model import AlertStatus, HistoryRecord, Judgement, Severity, Verdict
+from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
 from drift.policy import Policy
 from drift.principals import PrincipalNames
 from drift.readers import ServerGone
 from drift.rechecks import RecheckQueue
 from drift.routing import Plan
-from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate, OutboxItem
+from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +54,6 @@ class StateReader(Protocol):
     def read(self, ref: Any, read: str) -> Any: ...
 
 
-class Notifier(Protocol):
-    name: str
-
-    def send(self, alert: Alert) -> None: ...
-
-
-class RetryableFailure(Exception):
-    """Some work could not be finished now; delivering the event(s) again will finish it."""
 
 
 PENDING_RESTART = " (pending restart: the new value takes effect when the server restarts)"
@@ -87,7 +83,6 @@ def remediation(template: str, ref: ServerRef, targets: tuple[str, ...] = ()) ->
         "{target}", "<name>")
 
 
-GROUPING = "~grouping"
 LEASE = timedelta(seconds=60)
 
 
@@ -105,11 +100,11 @@ class DriftEngine:
                  group_window: float = 0.0, alerts_per_minute: int = 0,
                  subscriptions: Iterable[str] = (), tenant_id: str | None = None,
                  rechecks: RecheckQueue | None = None, recheck_delays: Sequence[float] = (15, 30, 60, 120, 300),
-                 clock: Callable[[], datetime] = _now, sleep: Callable[[float], None] = time.sleep,
-                 max_attempts: int = 6) -> None:
+                 clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
         self.reader = reader
         self.store = store
-        self.notifiers = list(notifiers)
+        self.outbox = AlertOutbox(store, notifiers, alerts_per_minute=alerts_per_minute, clock=clock,
+                                  max_attempts=max_attempts)
         self.policy = policy or Policy()
         self.principal_names = principal_names
         self.group_window = group_window
@@ -117,11 +112,20 @@ class DriftEngine:
         self.recheck_delays = tuple(recheck_delays)
         self.subscriptions = {s.lower() for s in subscriptions}
         self.tenant_id = tenant_id.lower() if tenant_id else None
-        self.alerts_per_minute = alerts_per_minute
-        self.sleep = sleep
         self.clock = clock
         self.max_attempts = max_attempts
-        self.owner = uuid.uuid4().hex
+
+    @property
+    def notifiers(self) -> list[Notifier]:
+        return self.outbox.notifiers
+
+    @notifiers.setter
+    def notifiers(self, value: Sequence[Notifier]) -> None:
+        self.outbox.notifiers = list(value)
+
+    def sweep(self) -> dict[str, int]:
+        """The alert sweep (a timer): see `AlertOutbox.sweep`."""
+        return self.outbox.sweep(new_owner())
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -161,17 +165,25 @@ class DriftEngine:
             return self._close(plan)
         return self._recheck(plan, attempt=attempt)
 
+    def handle_queued(self, payload: dict[str, Any]) -> Outcome:
+        """One message of the re-check queue: a deferred re-check, or a group of alerts whose window passed."""
+        group = payload.get("send_group")
+        if isinstance(group, dict):
+            sent = self.outbox.send_group(str(group["server_id"]), str(group["correlation_id"]), new_owner())
+            return Outcome(None, "recorded" if sent else "unchanged", alerts_sent=sent)
+        return self.handle(payload["event"], attempt=int(payload["attempt"]))
+
     def handle_many_rechecks(self, payloads: Iterable[dict[str, Any]]) -> list[Outcome]:
-        """Deferred re-checks delivered by the queue trigger (the Functions host deletes them on success)."""
-        return [self.handle(p["event"], attempt=int(p["attempt"])) for p in payloads]
+        """Queue messages delivered by the queue trigger (the Functions host deletes them on success)."""
+        return [self.handle_queued(p) for p in payloads]
 
     def process_rechecks(self) -> list[Outcome]:
-        """Handle the deferred re-checks that are due (the queue trigger's work, or the local pump's)."""
+        """Handle the queue messages that are due (the queue trigger's work, or the local pump's)."""
         if self.rechecks is None:
             return []
         outcomes = []
         for message, payload in self.rechecks.due():
-            outcomes.append(self.handle(payload["event"], attempt=int(payload["attempt"])))
+            outcomes.append(self.handle_queued(payload))
             self.rechecks.done(message)
         return outcomes
 
@@ -205,40 +217,30 @@ class DriftEngine:
                          time=self.clock(), operation_name="reconcile", subscription_id=ref.server.subscription_id,
                          tenant_id=None, correlation_id=None, caller=Caller(name="reconcile (no caller known)"),
                          client_ip=None, schema="reconcile")
-        return self._close(Plan(event, ref, [routing.SERVER_DELETED]))
+        return self._close(Plan(event, ref, [routing.SERVER_DELETED]), confirm=False)
 
     def _recheck(self, plan: Plan, read: Callable[[ServerRef, str], Any] | None = None, attempt: int = 0) -> Outcome:
         event, ref = plan.event, plan.server
         outcome = Outcome(event.id, "unchanged")
+        owner = new_owner()
         for _attempt in range(self.max_attempts):
             rows = self.store.load(ref.server_id)
             baselines = {s: b for s, b in rows.baselines.items() if not b.closed}
             posture = not baselines
             try:
                 states = self._read(plan, detectors.all_reads() if posture else plan.reads, outcome, read)
+                if self._defer(plan, outcome, attempt):
+                    return outcome
+                changes, guards = self._judge(plan, states, rows.baselines, outcome, read, posture=posture)
             except ServerGone:
                 log.info("event %s: server %s no longer exists; nothing to re-check", event.id, ref.server_id)
                 outcome.status = "server_gone"
                 return outcome
-            if self._defer(plan, outcome, attempt):
-                return outcome
-            ctx = Context(self.policy, {s: b.state for s, b in baselines.items()} | states, ref.server_id)
-            now = self.clock()
-            changes = [c for setting, state in states.items()
-                       if (c := self._change(event, ref, setting, state, rows.baselines.get(setting), ctx, now,
-                                             posture))]
-            if any(c.record for c in changes):
-                who = self._who(event)
-                for change in changes:
-                    if change.record:
-                        change.record.changed_by = who
-                        if change.setting in outcome.pending_restart:
-                            change.record.why += PENDING_RESTART
             grouping = self.group_window > 0 and bool(event.correlation_id)
             try:
-                # Grouped alerts are leased to nobody for the window: whichever sibling wakes first sends them all.
-                queued = self.store.commit(ref.server_id, ref.name, changes,
-                                           owner=GROUPING if grouping else self.owner, now=now,
+                # Grouped alerts are leased to nobody for the window: a delayed message or the sweep sends them.
+                queued = self.store.commit(ref.server_id, ref.name, changes, guards=guards,
+                                           owner=GROUPING if grouping else owner, now=self.clock(),
                                            lease=timedelta(seconds=self.group_window) if grouping else LEASE)
             except ConcurrentUpdate:
                 log.info("event %s: %s changed under us; re-reading", event.id, ref.server_id)
@@ -249,13 +251,86 @@ class DriftEngine:
             for record in outcome.records:
                 log.info("drift %s %s on %s: %s -> %s (%s; %s)", record.verdict, record.setting, record.server,
                          record.before, record.after, record.severity, record.why)
-            leftovers = [i for i in rows.outbox if i.row_key not in {q.row_key for q in queued}]
             if grouping and queued:
-                self.sleep(self.group_window)  # let the other changes of the same operation land
-                queued, leftovers = self._siblings(ref.server_id, event.correlation_id), []
-            self._deliver(ref.server_id, queued, leftovers, outcome)
+                if self.rechecks is not None:
+                    self.rechecks.defer_group(ref.server_id, str(event.correlation_id), self.group_window)
+                queued = []
+            sent = self.outbox.deliver(ref.server_id, queued, [i for i in rows.outbox if i.row_key not in
+                                                               {q.row_key for q in queued}], owner)
+            delivered = [i for i in queued if i.row_key in sent]
+            outcome.alerts_sent = len({i.correlation_id or i.row_key for i in delivered})
+            for item in delivered:
+                for record in item.alert.records:
+                    record.alert_status = AlertStatus.SENT.value
             return outcome
         raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
+
+    def _judge(self, plan: Plan, states: dict[str, Any], baselines: dict[str, Baseline], outcome: Outcome,
+               read: Callable[[ServerRef, str], Any] | None, *, posture: bool) -> tuple[list[Change], list[Baseline]]:
+        """The changes of the settings just read, each judged in the context of the server's other settings,
+        and the baselines of the other settings those verdicts rest on (the commit is conditional on them).
+
+        The context comes from the baselines, which may be behind ARM while another event of the same
+        server is in flight (public access and an allow-all rule switched at the same moment). Two rules
+        keep the verdicts true:
+        - the commit is conditional on the ETags of the context rows a verdict consulted, so of two
+          racing events the second to commit is judged again on the first one's state (a context that
+          only softened a verdict is then corrected by the later commit, at no extra read);
+        - a weakening that the context made *worse* than it is on its own (Entra-only auth "without an
+          admin") is judged again with that context read fresh from ARM before it is committed, so no
+          card rests on a state that was already gone.
+        """
+        event, ref = plan.event, plan.server
+        known = {s: b.state for s, b in baselines.items() if not b.closed} | states
+        now = self.clock()
+        changes, consulted, worsened = self._changes(event, ref, states, baselines, known, now, posture)
+        stale = sorted(worsened - set(states)) if not posture else []
+        if stale:
+            reads = detectors.reads_of(detectors.by_setting(s) for s in stale)
+            log.info("event %s: a weakening rests on %s; reading %s fresh", event.id, ", ".join(stale),
+                     ", ".join(reads))
+            fresh = self._read(plan, reads, Outcome(event.id, "context"), read)
+            outcome.reads += len(reads)
+            changes, consulted, _ = self._changes(event, ref, states, baselines, known | fresh, now, posture)
+        if any(c.record for c in changes):
+            who = self._who(event)
+            for change in changes:
+                if change.record:
+                    change.record.changed_by = who
+                    if change.setting in outcome.pending_restart:
+                        change.record.why += PENDING_RESTART
+        guards = [baselines[s] for s in sorted(consulted - set(states))
+                  if s in baselines and baselines[s].etag and not baselines[s].closed]
+        return changes, guards
+
+    def _changes(self, event: ArmEvent, ref: ServerRef, states: dict[str, Any], baselines: dict[str, Baseline],
+                 known: dict[str, Any], now: datetime, posture: bool) -> tuple[list[Change], set[str], set[str]]:
+        """Every change among `states`; the other settings the recorded verdicts consulted; and those
+        that made a weakening worse than it is without them."""
+        changes, consulted, worsened = [], set(), set()
+        for setting, state in states.items():
+            change = self._change(event, ref, setting, state, baselines.get(setting),
+                                  Context(self.policy, known, ref.server_id), now, posture)
+            if change is None:
+                continue
+            changes.append(change)
+            if change.record is None:
+                continue
+            # What the new state's own findings depend on (the old state's were judged when it came).
+            detector = detectors.by_setting(setting)
+            probe = Context(self.policy, known, ref.server_id)
+            detector.issues(state, probe)
+            consulted |= probe.consulted
+            if change.record.verdict == Verdict.WEAKENED.value and probe.consulted:
+                alone = Context(self.policy, {k: v for k, v in known.items() if k not in probe.consulted},
+                                ref.server_id)
+                baseline = baselines.get(setting)
+                without = (detector.first_seen(state, alone) if baseline is None or baseline.closed
+                           else detector.judge(baseline.state, state, alone))
+                if without is None or without.verdict != Verdict.WEAKENED or (
+                        without.severity.rank < Severity(change.record.severity).rank):
+                    worsened |= probe.consulted
+        return changes, consulted, worsened
 
     def _who(self, event: ArmEvent) -> str:
         """The caller as a person reads it: a service principal by its display name where Graph knows it."""
@@ -310,7 +385,7 @@ class DriftEngine:
             return Change(setting, state, baseline, None)
         exemption = self.policy.exemption(
             server_id=ref.server_id, server_name=ref.name, resource_group=ref.server.resource_group or "",
-            tags=ctx.other("server_tags") or {}, setting=setting, now=now)
+            tags=ctx.others.get("server_tags") or {}, setting=setting, now=now)
         alert = (judgement.verdict == Verdict.WEAKENED and judgement.severity != Severity.INFO
                  and judgement.severity.rank >= Severity(self.policy.min_alert_severity).rank)
         status = AlertStatus.PENDING if alert else AlertStatus.NOT_REQUIRED
@@ -328,8 +403,24 @@ class DriftEngine:
         )
         return Change(setting, state, baseline, record, (POSTURE if posture else setting) if alert else None)
 
-    def _close(self, plan: Plan) -> Outcome:
+    def _close(self, plan: Plan, *, confirm: bool = True) -> Outcome:
+        """Close a deleted server's baselines, once ARM confirms it is gone (`confirm`).
+
+        A delete event can come again after the server was recreated under the same name; closing
+        then would make the new server's next weakening look like a new server's posture check.
+        """
         event, ref = plan.event, plan.server
+        if confirm:
+            if not any(not b.closed for b in self.store.load(ref.server_id).baselines.values()):
+                return Outcome(event.id, "unchanged", detail="nothing open to close")
+            try:
+                self.reader.read(ref, "server")
+            except ServerGone:
+                pass
+            else:
+                log.warning("event %s: delete of %s, but ARM still has the server (recreated?); baselines kept",
+                            event.id, ref.server_id)
+                return Outcome(event.id, "unchanged", reads=1, detail="server exists: not closed")
         now = self.clock()
         record = HistoryRecord(
             server_id=ref.server_id, server=ref.name, setting="server", before="exists", after="deleted",
@@ -346,105 +437,3 @@ class DriftEngine:
                 continue
             return Outcome(event.id, "recorded" if closed else "unchanged", [record] if closed else [])
         raise RetryableFailure(f"event {event.id}: could not close {ref.server_id}")
-
-    # -- alerts -------------------------------------------------------------------------------
-
-    def _siblings(self, server_id: str, correlation_id: str | None) -> list[OutboxItem]:
-        """Claim, in one transaction, every pending alert of this server from the same operation.
-
-        Siblings that wake a moment later find the rows taken and send nothing.
-        """
-        for _attempt in range(self.max_attempts):
-            now = self.clock()
-            group = [i for i in self.store.load(server_id).outbox
-                     if i.correlation_id == correlation_id and not i.digest
-                     and (i.lease_owner == GROUPING or i.claimable(self.owner, now))]
-            if not group or self.store.claim_all(server_id, group, owner=self.owner, now=now):
-                return group
-        return []
-
-    def _deliver(self, server_id: str, queued: list[OutboxItem], leftovers: list[OutboxItem],
-                 outcome: Outcome) -> None:
-        now = self.clock()
-        items = list(queued)
-        for item in leftovers:
-            if not item.digest and item.claimable(self.owner, now) and self.store.claim(server_id, item,
-                                                                                        owner=self.owner, now=now):
-                items.append(item)
-        groups: dict[str, list[OutboxItem]] = {}
-        for item in items:
-            groups.setdefault(item.correlation_id or item.row_key, []).append(item)
-        errors = []
-        for members in groups.values():
-            error = self._deliver_group(server_id, members)
-            if error:
-                errors.append(error)
-                continue
-            outcome.alerts_sent += 1
-            sent = {(r.event_id, r.setting) for m in members for r in m.alert.records}
-            for record in outcome.records:
-                if (record.event_id, record.setting) in sent:
-                    record.alert_status = AlertStatus.SENT.value
-        if errors:
-            raise RetryableFailure("alert delivery failed: " + "; ".join(errors))
-
-    def _deliver_group(self, server_id: str, members: list[OutboxItem], kind: str | None = None) -> str | None:
-        """Send claimed alerts as one card; None when delivered (or deferred to the digest), else the error."""
-        if len(members) == 1 and kind is None:
-            alert = members[0].alert
-        else:
-            records = [r for m in members for r in m.alert.records]
-            alert = Alert(kind or "group", records, id=members[0].row_key)
-        if kind != "digest" and self.alerts_per_minute and not self.store.take_slot(
-                "alerts", self.clock(), self.alerts_per_minute):
-            for member in members:
-                self.store.mark_digest(server_id, member)
-            log.info("alert rate limit reached: %s goes into the next digest", alert.id)
-            return None
-        try:
-            self._send(server_id, members[0], alert)
-        except Exception as exc:
-            log.warning("alert for %s not delivered, kept pending: %s", alert.server, exc)
-            for member in members:
-                self.store.release(server_id, member, error=str(exc))
-            return f"{', '.join(sorted({r.setting for r in alert.records}))}: {exc}"
-        for member in members:
-            self.store.delivered(server_id, member, now=self.clock())
-        return None
-
-    def _send(self, server_id: str, item: OutboxItem, alert: Alert) -> None:
-        """Every notifier that does not have the alert yet; each success is noted before the next."""
-        waiting = [n for n in self.notifiers if n.name not in item.delivered_to]
-        for index, notifier in enumerate(waiting):
-            notifier.send(alert)
-            if index < len(waiting) - 1:  # the last one is noted by `delivered` itself
-                self.store.delivered_to(server_id, item, notifier.name)
-
-    # -- the sweep ----------------------------------------------------------------------------
-
-    def sweep(self) -> dict[str, int]:
-        """Deliver what events could not: failed or orphaned alerts, and the digest of rate-limited ones.
-
-        Run by a timer. Raises RetryableFailure when some alert still could not be sent.
-        """
-        now = self.clock()
-        pending = self.store.pending_alerts()
-        claimed = [i for i in pending if i.claimable(self.owner, now)
-                   and self.store.claim("", i, owner=self.owner, now=now)]
-        digest = [i for i in claimed if i.digest]
-        errors, sent = [], 0
-        groups: dict[tuple[str, str], list[OutboxItem]] = {}
-        for item in claimed:
-            if not item.digest:
-                groups.setdefault((item.partition, item.correlation_id or item.row_key), []).append(item)
-        for members in groups.values():
-            error = self._deliver_group("", members)
-            errors += [error] if error else []
-            sent += 0 if error else 1
-        if digest:
-            error = self._deliver_group("", digest, kind="digest")
-            errors += [error] if error else []
-            sent += 0 if error else 1
-        if errors:
-            raise RetryableFailure("sweep: alert delivery failed: " + "; ".join(errors))
-        return {"pending": len(pending), "claimed": len(claimed), "sent": sent, "digested": len(digest)}

@@ -75,6 +75,7 @@ class HistoryRecord:
     control: str | None = None
     exemption: str | None = None
     acknowledged: str | None = None  # who reviewed it, when and why (`mysql-drift ack`)
+    alert_key: str | None = None  # the key of the alert that carries it (the card's "Alert id")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +93,20 @@ class HistoryRecord:
         return datetime.fromisoformat(self.detected_at)
 
 
+def severity_counts(alert: Alert) -> list[tuple[str, int]]:
+    """How many records of each severity, worst first (a digest's summary)."""
+    counts: dict[str, int] = {}
+    for record in alert.records:
+        counts[record.severity] = counts.get(record.severity, 0) + 1
+    return [(s.value, counts[s.value]) for s in sorted(Severity, key=lambda s: -s.rank) if s.value in counts]
+
+
+def alert_key(alert_id: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(alert_id.encode()).hexdigest()[:16]
+
+
 @dataclass
 class Alert:
     """What one notification carries: one change, or every gap a new server's posture check found."""
@@ -103,9 +118,7 @@ class Alert:
     @property
     def key(self) -> str:
         """A short, stable form of `id` for people and subscribers: the same alert always has the same key."""
-        import hashlib
-
-        return hashlib.sha256(self.id.encode()).hexdigest()[:16] if self.id else "-"
+        return alert_key(self.id) if self.id else "-"
 
     @property
     def server(self) -> str:

@@ -50,6 +50,12 @@ class RecheckQueue:
         self._queue.send_message(json.dumps({"event": raw_event, "attempt": attempt}),
                                  visibility_timeout=max(0, round(delay)))
 
+    def defer_group(self, server_id: str, correlation_id: str, delay: float) -> None:
+        """Send the alerts of one operation on one server as one card after `delay` (the grouping window)."""
+        self._ensure()
+        self._queue.send_message(json.dumps({"send_group": {"server_id": server_id, "correlation_id": correlation_id}}),
+                                 visibility_timeout=max(0, round(delay + 0.5)))
+
     def due(self, limit: int = 32, lease: int = 60) -> list[tuple[Any, dict[str, Any]]]:
         """Messages whose delay has passed, each hidden for `lease` seconds while it is handled."""
         self._ensure()

@@ -19,6 +19,7 @@ from detectors import Context
 from drift.armid import ServerRef, mysql_server_ref
 from drift.engine import DriftEngine, remediation
 from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
+from drift.outbox import new_owner
 from drift.store import Change, ConcurrentUpdate
 
 
@@ -85,7 +86,7 @@ def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: s
             if detector.issues(state, ctx) or baseline is None or baseline.state != state or setting:
                 changes.append(Change(name, state, baseline, record))
         try:
-            engine.store.commit(ref.server_id, ref.name, changes, owner=engine.owner, now=when)
+            engine.store.commit(ref.server_id, ref.name, changes, owner=new_owner(), now=when)
         except ConcurrentUpdate:
             continue
         dropped = engine.store.drop_alerts(ref.server_id, {c.setting for c in changes})

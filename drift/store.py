@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
-from drift.model import Alert, AlertStatus, HistoryRecord
+from drift.entities import pack, unpack
+from drift.model import Alert, AlertStatus, HistoryRecord, alert_key
 
 log = logging.getLogger(__name__)
 
@@ -170,56 +171,68 @@ class BaselineStore:
             else:
                 setting = rk[len(BASELINE):]
                 rows.baselines[setting] = Baseline(
-                    setting=setting, state=json.loads(entity["state"]), etag=entity.metadata.get("etag"),
+                    setting=setting, state=json.loads(unpack(entity)["state"]), etag=entity.metadata.get("etag"),
                     closed=bool(entity.get("closed", False)), event_id=entity.get("event_id"),
                     observed_at=entity.get("observed_at"),
                 )
         return rows
 
     def commit(self, server_id: str, server_name: str, changes: list[Change], *, owner: str,
-               now: datetime, lease: timedelta = timedelta(seconds=60)) -> list[OutboxItem]:
-        """(An empty `owner` leaves new alerts unleased, for whichever invocation groups them.)"""
+               now: datetime, lease: timedelta = timedelta(seconds=60),
+               guards: list[Baseline] = ()) -> list[OutboxItem]:  # type: ignore[assignment]
         """Write all changes of one event in one transaction; return the alerts it queued (leased to `owner`).
 
-        Raises ConcurrentUpdate when a baseline moved or appeared since it was read.
+        Each history row that an alert carries gets that alert's key. `guards` are the baselines of
+        other settings the verdicts rest on: the transaction touches each under its ETag, so it fails
+        if one of them moved. Raises ConcurrentUpdate when a baseline moved or appeared since it was read.
         """
         from azure.core import MatchConditions
         from azure.data.tables import TableTransactionError, UpdateMode
 
         pk = encode_key(server_id)
-        operations: list[tuple[Any, ...]] = []
+        history_keys = {index: (f"{HISTORY}{_inverted_ms(now)}|{change.setting}|"
+                                f"{encode_key(change.record.event_id)[:80]}|{index}")
+                        for index, change in enumerate(changes) if change.record is not None}
         groups: dict[str, list[tuple[str, HistoryRecord]]] = {}
         for index, change in enumerate(changes):
-            baseline = {
+            if change.record is not None and change.alert_group is not None:
+                groups.setdefault(change.alert_group, []).append((history_keys[index], change.record))
+        for members in groups.values():
+            key = alert_key(OUTBOX + members[0][0])
+            for _, record in members:
+                record.alert_key = key
+        operations: list[tuple[Any, ...]] = []
+        for index, change in enumerate(changes):
+            baseline = pack({
                 "PartitionKey": pk, "RowKey": BASELINE + change.setting, "server_id": server_id,
                 "server": server_name, "setting": change.setting, "state": json.dumps(change.state, sort_keys=True),
                 "closed": False, "observed_at": now.isoformat(),
                 "event_id": change.record.event_id if change.record else None,
-            }
+            })
             if change.previous is None or change.previous.etag is None:
                 operations.append(("create", baseline))
             else:
                 operations.append(("update", baseline, {"mode": UpdateMode.REPLACE, "etag": change.previous.etag,
                                                         "match_condition": MatchConditions.IfNotModified}))
-            if change.record is None:
-                continue
-            history_rk = (f"{HISTORY}{_inverted_ms(now)}|{change.setting}|"
-                          f"{encode_key(change.record.event_id)[:80]}|{index}")
-            operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(change.record)}))
-            if change.alert_group is not None:
-                groups.setdefault(change.alert_group, []).append((history_rk, change.record))
+            if change.record is not None:
+                operations.append(("create", {"PartitionKey": pk, "RowKey": history_keys[index],
+                                              **_history_entity(change.record)}))
+        changed = {c.setting for c in changes}
+        operations += [("update", {"PartitionKey": pk, "RowKey": BASELINE + g.setting},
+                        {"mode": UpdateMode.MERGE, "etag": g.etag, "match_condition": MatchConditions.IfNotModified})
+                       for g in guards if g.setting not in changed and changes]
         queued: list[OutboxItem] = []
         until = now + lease
         for group, members in groups.items():
             alert = Alert("posture" if group == POSTURE else "change", [r for _, r in members])
             outbox_rk = OUTBOX + members[0][0]
             keys = [k for k, _ in members]
-            operations.append(("create", {
+            operations.append(("create", pack({
                 "PartitionKey": pk, "RowKey": outbox_rk, "kind": alert.kind,
                 "records": json.dumps([r.to_dict() for r in alert.records]), "history_row_keys": json.dumps(keys),
                 "lease_owner": owner, "lease_until": until.isoformat() if owner else "", "attempts": 0,
                 "correlation_id": alert.records[0].correlation_id or "",
-            }))
+            })))
             alert.id = outbox_rk
             queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until if owner else None, partition=pk))
         if not operations:
@@ -485,17 +498,18 @@ class BaselineStore:
             params["since"] = since.astimezone(UTC).isoformat()
         self._trip()
         entities = self._table.query_entities(" and ".join(clauses), parameters=params)
-        records = [HistoryRecord.from_dict(dict(e)) for e in entities]
+        records = [HistoryRecord.from_dict(unpack(e)) for e in entities]
         records.sort(key=lambda r: r.detected_at, reverse=True)
         return records[:limit] if limit else records
 
 
-def _outbox_item(entity: Any) -> OutboxItem:
+def _outbox_item(stored: Any) -> OutboxItem:
+    entity = unpack(stored)
     lease = entity.get("lease_until")
     records = [HistoryRecord.from_dict(r) for r in json.loads(entity["records"])]
     return OutboxItem(
         row_key=entity["RowKey"], alert=Alert(entity.get("kind", "change"), records, id=entity["RowKey"]),
-        history_row_keys=json.loads(entity["history_row_keys"]), etag=entity.metadata.get("etag"),
+        history_row_keys=json.loads(entity["history_row_keys"]), etag=stored.metadata.get("etag"),
         lease_owner=entity.get("lease_owner"), lease_until=datetime.fromisoformat(lease) if lease else None,
         attempts=int(entity.get("attempts", 0)), delivered_to=json.loads(entity.get("delivered_to") or "[]"),
         digest=bool(entity.get("digest", False)), partition=entity["PartitionKey"],
@@ -503,4 +517,4 @@ def _outbox_item(entity: Any) -> OutboxItem:
 
 
 def _history_entity(record: HistoryRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.to_dict().items() if v is not None}
+    return pack({k: v for k, v in record.to_dict().items() if v is not None})

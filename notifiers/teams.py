@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import detectors
-from drift.model import Alert, HistoryRecord
+from drift.model import Alert, HistoryRecord, severity_counts
 from notifiers import NotifierError
 from notifiers.safe import DeliveryError, markdown, retry_after_seconds, with_retries
 
@@ -103,7 +103,8 @@ def _list_body(alert: Alert) -> list[dict[str, Any]]:
     else:
         heading = f"{severity.upper()}: digest of {count} further weakening change(s) (alert rate limit reached)"
         people = sorted({r.changed_by for r in alert.records})
-        facts = [("Servers", ", ".join(servers)), ("Changed by", ", ".join(people)),
+        facts = [("Severities", ", ".join(f"{n} {s}" for s, n in severity_counts(alert))),
+                 ("Servers", ", ".join(servers)), ("Changed by", ", ".join(people)),
                  ("From", min(r.event_time or "" for r in alert.records)),
                  ("To", max(r.event_time or "" for r in alert.records))]
     body = [_heading(heading, severity), _facts(facts)]

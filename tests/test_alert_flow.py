@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.runtime import build_engine
 from tests.conftest import GROUP
-from tests.helpers import create_compliant_server, server_id, set_parameter, set_public_access
+from tests.helpers import add_rule, create_compliant_server, server_id, set_parameter
 
 
 def settled(settings: Settings, sdk: Any, arm: ArmStandIn, name: str, **overrides: Any) -> DriftEngine:
@@ -24,6 +26,12 @@ def settled(settings: Settings, sdk: Any, arm: ArmStandIn, name: str, **override
     create_compliant_server(sdk, name)
     engine.handle_many(arm.drain_events())
     return engine
+
+
+def one_minute() -> Any:
+    """A clock that stays inside one minute, so the per-minute rate limit cannot roll over mid-test."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return lambda: start
 
 
 def card_kinds(teams: TeamsReceiver) -> list[str]:
@@ -50,29 +58,55 @@ def test_changes_of_one_operation_become_one_card(
     for t in threads:
         t.join(30)
 
-    cards = card_kinds(teams)
-    [card] = cards
+    assert card_kinds(teams) == [], "no handler waits out the window: the group is sent after it"
+    time.sleep(1.2)  # the grouping window, and the queue message's delay, have passed
+    outcomes = engine.process_rechecks()
+    assert sum(o.alerts_sent for o in outcomes) == 1, "the first message sends the group, the others find it taken"
+
+    [card] = card_kinds(teams)
     assert "3 weakening change(s) in one operation" in card
     rows = engine.store.history(server_id=server_id(server_name))
     assert sorted(r.alert_status for r in rows) == ["sent"] * 3
 
 
-def test_past_the_rate_limit_alerts_wait_for_one_digest_card(
+def test_past_the_rate_limit_alerts_wait_for_one_digest_card_but_high_ones_never_do(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
     engine = settled(settings, sdk, arm, server_name, alerts_per_minute=2)
-    for parameter in ("aad_auth_only", "require_secure_transport", "audit_log_enabled"):
-        set_parameter(sdk, server_name, parameter, "OFF")
-    set_public_access(sdk, server_name, "Enabled")
+    engine.outbox.clock = one_minute()
+    set_parameter(sdk, server_name, "tls_version", "TLSv1.2")  # medium
+    set_parameter(sdk, server_name, "audit_log_events", "DDL")  # medium
+    add_rule(sdk, server_name, "office", "198.51.100.1", "198.51.100.9")  # low: public access is off
+    set_parameter(sdk, server_name, "require_secure_transport", "OFF")  # high
     engine.handle_many(arm.drain_events())
-    assert len(teams.messages()) == 2
-    assert [r.alert_status for r in engine.store.history(server_id=server_id(server_name))].count("pending") == 2
+    sent = card_kinds(teams)
+    assert len(sent) == 3 and "REQUIRE" in sent[-1].upper(), "two under the limit, and the high one regardless"
+    history = engine.store.history(server_id=server_id(server_name))
+    assert [r.setting for r in history if r.alert_status == "pending"] == ["firewall_rules"]
 
-    assert engine.sweep()["digested"] == 2
+    assert engine.sweep()["digested"] == 1
     kinds = card_kinds(teams)
-    assert len(kinds) == 3 and "digest of 2 further weakening change(s)" in kinds[-1]
+    assert len(kinds) == 4 and "digest of 1 further weakening change(s)" in kinds[-1]
     assert {r.alert_status for r in engine.store.history(server_id=server_id(server_name))} == {"sent"}
     assert engine.sweep()["sent"] == 0, "nothing is sent twice"
+
+
+def test_a_digest_lists_the_worst_first_and_counts_each_severity(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = settled(settings, sdk, arm, server_name, alerts_per_minute=1)
+    engine.outbox.clock = one_minute()
+    set_parameter(sdk, server_name, "tls_version", "TLSv1.2")  # medium: takes the minute's one slot
+    add_rule(sdk, server_name, "office", "198.51.100.1", "198.51.100.9")  # low, held first
+    set_parameter(sdk, server_name, "audit_log_events", "DDL")  # medium, held after it
+    engine.handle_many(arm.drain_events())
+    assert len(teams.messages()) == 1
+    engine.sweep()
+    digest = teams.messages()[-1]["attachments"][0]["content"]
+    facts = {f["title"]: f["value"] for b in digest["body"] if b["type"] == "FactSet" for f in b["facts"]}
+    assert facts["Severities"] == "1 medium, 1 low"
+    listed = [b["items"][0]["text"].split(" ")[0] for b in digest["body"] if b["type"] == "Container"]
+    assert listed == ["MEDIUM", "LOW"]
 
 
 def test_after_an_outage_the_sweep_sends_exactly_one_card_per_alert(

@@ -351,7 +351,7 @@ def test_a_deleted_server_has_its_baselines_closed_and_a_stale_write_afterwards_
     stale_write = arm.drain_events()
     sdk.servers.begin_delete(GROUP, baseline_server).result()
     deliver(engine, arm)
-    assert arm.stats.reads == 0, "a delete needs no read"
+    assert arm.stats.reads == 1, "a delete costs one read: ARM confirms the server is gone"
 
     outcomes = engine.handle_many(stale_write)
     assert outcomes[0].status == "server_gone"
@@ -359,6 +359,26 @@ def test_a_deleted_server_has_its_baselines_closed_and_a_stale_write_afterwards_
     assert [(r.setting, r.after) for r in rows] == [("server", "deleted")]
     assert all(b.closed for b in engine.store.load(server_id(baseline_server)).baselines.values())
     assert teams.messages() == []
+
+
+def test_a_delete_delivered_again_after_the_server_was_recreated_keeps_the_new_servers_baselines(
+    sdk: Any, arm: ArmStandIn, engine: DriftEngine, teams: TeamsReceiver, baseline_server: str,
+) -> None:
+    from tests.conftest import GROUP
+
+    sdk.servers.begin_delete(GROUP, baseline_server).result()
+    [delete] = arm.drain_events()
+    engine.handle_many([delete])
+    create_compliant_server(sdk, baseline_server)  # the same name, a new server
+    deliver(engine, arm)
+    assert not any(b.closed for b in engine.store.load(server_id(baseline_server)).baselines.values())
+
+    [outcome] = engine.handle_many([delete])  # Event Grid delivers the old delete once more
+    assert (outcome.status, outcome.detail) == ("unchanged", "server exists: not closed")
+    assert not any(b.closed for b in engine.store.load(server_id(baseline_server)).baselines.values())
+    set_parameter(sdk, baseline_server, "aad_auth_only", "OFF")
+    [change] = deliver(engine, arm)
+    assert change.records[0].before == "ON", "judged against its baseline, not as a new server"
 
 
 def test_cloudevents_schema_is_handled_like_the_event_grid_schema(
