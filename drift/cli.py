@@ -160,7 +160,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
     try:
         result = accept(build_engine(_settings(args)), args.server, setting=args.setting, reason=args.reason,
-                        by=_reviewer(args))
+                        by=_reviewer(args), alert=args.alert, expect=args.expect)
     except ReviewError as exc:
         print(f"mysql-drift accept: {exc}", file=sys.stderr)
         return 2
@@ -238,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     accept = with_endpoints(sub.add_parser("accept", help="make the current state of a server the baseline"))
     accept.add_argument("server", help="server name or full ARM id")
-    accept.add_argument("--setting", help="only this setting (default: every watched setting)")
+    accept.add_argument("--alert", help="the alert id the card shows (or an event id from history): accept what it "
+                                        "showed, refused if ARM now shows something else")
+    accept.add_argument("--setting", help="only this setting of the alert, or the setting --expect names")
+    accept.add_argument("--expect", help="with --setting and no alert: the state you reviewed, as history shows it")
     accept.add_argument("--reason", required=True, help="why the change is intended")
     accept.add_argument("--by", help="who accepts it (default: the local user)")
     accept.set_defaults(func=cmd_accept)

@@ -42,7 +42,7 @@ from drift.model import AlertStatus, HistoryRecord, Judgement, Severity, Verdict
 from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
 from drift.policy import Policy
 from drift.principals import PrincipalNames
-from drift.readers import ServerGone
+from drift.readers import ServerGone, deadline
 from drift.rechecks import RecheckQueue
 from drift.routing import Plan
 from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate
@@ -114,6 +114,7 @@ class DriftEngine:
         self.tenant_id = tenant_id.lower() if tenant_id else None
         self.clock = clock
         self.max_attempts = max_attempts
+        self.arm_budget = 15.0
 
     @property
     def notifiers(self) -> list[Notifier]:
@@ -147,8 +148,14 @@ class DriftEngine:
     def handle(self, raw: Any, attempt: int = 0) -> Outcome:
         """One raw event (either schema). Malformed or irrelevant events are logged and skipped.
 
-        `attempt` counts deferred re-checks of the same event (0 for a delivery by Event Grid).
+        `attempt` counts deferred re-checks of the same event (0 for a delivery by Event Grid). ARM's
+        waits (429 `Retry-After`) stay inside `arm_budget` seconds: past it the event fails retryable
+        rather than hold Event Grid's delivery past its 30 s.
         """
+        with deadline(self.arm_budget):
+            return self._handle(raw, attempt)
+
+    def _handle(self, raw: Any, attempt: int) -> Outcome:
         try:
             event = parse_event(raw)
         except MalformedEvent as exc:

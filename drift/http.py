@@ -31,7 +31,8 @@ def review(engine: DriftEngine, action: str, body: bytes, headers: dict[str, str
         if action == "accept":
             if not payload.get("server"):
                 return 400, {"error": "'server' (name or ARM id) is required"}
-            result = accept(engine, str(payload["server"]), setting=payload.get("setting"), reason=reason, by=by)
+            result = accept(engine, str(payload["server"]), setting=payload.get("setting"), reason=reason, by=by,
+                            alert=payload.get("alert"), expect=payload.get("expect"))
             return 200, {"server_id": result.server_id, "accepted": [r.to_dict() for r in result.records],
                          "dropped_alerts": result.dropped_alerts}
         if action == "ack":

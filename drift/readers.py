@@ -2,7 +2,8 @@
 
 Each read returns the REST shape of the official examples (camelCase, `properties` nested), so
 detectors are tested on those examples verbatim and never see an SDK object. A read of a
-resource that does not exist returns None; a server that does not exist raises `ServerGone`.
+server that does not exist raises `ServerGone`; a setting of a server that exists answering 404
+(ARM not consistent yet) is read once more and then raises `ChildNotFound`, a retryable failure.
 The SDK's retry policy handles 429 (honouring `Retry-After`) and 5xx; what is still failing
 after it raises, so the invocation fails and Event Grid delivers the event again.
 
@@ -12,10 +13,11 @@ irrelevant event never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,6 +42,59 @@ READ_ACTIONS: dict[str, str] = {
 
 class ServerGone(Exception):
     """The server no longer exists (deleted after the event was sent)."""
+
+
+class ChildNotFound(Exception):
+    """A setting of a server that exists answered 404: ARM was not consistent yet (a retry finds it).
+
+    Every setting the detectors read exists on every server (a parameter has a default, a list is
+    empty, threat protection is `Default`), so reading it as "not set" would record a weakening
+    that never happened.
+    """
+
+
+class ArmBudgetExceeded(Exception):
+    """ARM asked us to wait (429 `Retry-After`, or backoff) past what this invocation may spend.
+
+    Retryable: Event Grid delivers the event again later, when ARM's budget has refilled, instead of
+    an invocation held past Event Grid's 30 s and then retried anyway.
+    """
+
+
+_deadline = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every ARM wait in this thread (and its SDK retries) must end within `seconds` from now."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def _retry_policy(retry_total: int, request_budget: float) -> Any:
+    """azure-core's retry policy (Retry-After honoured), with its waits bounded by the invocation's deadline
+    (`deadline`), or by `request_budget` seconds per request outside one."""
+    from azure.core.pipeline.policies import RetryPolicy
+
+    class BudgetedRetryPolicy(RetryPolicy):
+        def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+            settings = super().configure_retries(options)
+            settings["deadline"] = getattr(_deadline, "at", None) or time.monotonic() + request_budget
+            return settings
+
+        def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+            wait = (self.get_retry_after(response) if response is not None else None)
+            if wait is None:
+                wait = self.get_backoff_time(settings)
+            if time.monotonic() + wait > settings["deadline"]:
+                raise ArmBudgetExceeded(f"ARM asks to wait {wait:.0f}s, past this invocation's budget")
+            super().sleep(settings, transport, response)
+
+    return BudgetedRetryPolicy(retry_total=retry_total)
 
 
 class TokenBucket:
@@ -80,12 +135,16 @@ class ArmReader:
     """Reads one setting of one server per call; counts the ARM requests it makes."""
 
     def __init__(self, credential: Any, *, base_url: str | None = None, connection_verify: str | bool = True,
-                 retry_total: int = 3, bucket: TokenBucket | None = None) -> None:
+                 retry_total: int = 3, bucket: TokenBucket | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.bucket = bucket or TokenBucket()
         self._credential = credential
         self._base_url = base_url
         self._verify = connection_verify
         self._retry_total = retry_total
+        self._sleep = sleep
+        self.child_retry_delay = 0.5
+        self.request_budget = 20.0  # seconds one read may wait on ARM outside an invocation's deadline
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.requests = 0
@@ -98,7 +157,8 @@ class ArmReader:
 
                 client = MySQLManagementClient(
                     self._credential, subscription_id, base_url=self._base_url,
-                    connection_verify=self._verify, retry_total=self._retry_total,
+                    connection_verify=self._verify,
+                    retry_policy=_retry_policy(self._retry_total, self.request_budget),
                     raw_request_hook=self._take_token, raw_response_hook=self._count,
                 )
                 self._clients[subscription_id] = client
@@ -123,16 +183,26 @@ class ArmReader:
             raise ValueError(f"unknown read {read!r}")
         client = self._client(ref.server.subscription_id)
         group, name = ref.server.resource_group or "", ref.name
-        try:
-            return handler(client, group, name, arg)
-        except ResourceNotFoundError:
-            if kind in ("configuration", "threat_protection"):
-                # The parameter or setting itself may be absent; tell that apart from a gone server.
-                try:
-                    client.servers.get(group, name)
-                except ResourceNotFoundError:
+        for attempt in range(2):
+            try:
+                return handler(client, group, name, arg)
+            except ResourceNotFoundError:
+                if kind == "server":
                     raise ServerGone(ref.server_id) from None
-                return None
+                self._server_exists(client, ref)
+                if attempt == 0:
+                    log.info("%s of %s answered 404 while the server exists; reading it once more", read,
+                             ref.server_id)
+                    self._sleep(self.child_retry_delay)
+        raise ChildNotFound(f"{read} of {ref.server_id} answered 404 twice while the server exists")
+
+    def _server_exists(self, client: Any, ref: ServerRef) -> None:
+        """Raises ServerGone unless ARM still has the server."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            client.servers.get(ref.server.resource_group or "", ref.name)
+        except ResourceNotFoundError:
             raise ServerGone(ref.server_id) from None
 
     def list_servers(self, subscription_id: str) -> list[dict[str, Any]]:
@@ -159,7 +229,8 @@ class ArmReader:
                     parameters = {c.name.lower(): c.serialize(keep_readonly=True) for c in
                                   client.configurations.list_by_server(ref.server.resource_group or "", ref.name)}
                 except ResourceNotFoundError:
-                    raise ServerGone(ref.server_id) from None
+                    self._server_exists(client, ref)
+                    raise ChildNotFound(f"the parameters of {ref.server_id} answered 404 while it exists") from None
             return parameters.get(name.lower())
 
         return read

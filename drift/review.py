@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import detectors
-from detectors import Context
 from drift.armid import ServerRef, mysql_server_ref
 from drift.engine import DriftEngine, remediation
 from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
@@ -51,40 +50,75 @@ def resolve_server(engine: DriftEngine, server: str) -> ServerRef:
     return ref
 
 
+def _reviewed(engine: DriftEngine, ref: ServerRef, setting: str | None, alert: str | None,
+              expect: str | None) -> dict[str, str]:
+    """What the reviewer saw, per setting: the states an alert showed, or the one they typed."""
+    if alert:
+        records = engine.store.alert_records(ref.server_id, alert.strip())
+        if not records:
+            raise ReviewError(f"no alert or event {alert!r} on {ref.name}")
+        seen: dict[str, str] = {}
+        for record in sorted(records, key=lambda r: r.detected_at):  # the latest state of each setting wins
+            if record.setting in {d.setting for d in detectors.all_detectors()}:
+                seen[record.setting] = record.after or ""
+        if setting is not None:
+            if setting not in seen:
+                raise ReviewError(f"alert {alert} is not about {setting} (it is about {', '.join(sorted(seen))})")
+            return {setting: seen[setting]}
+        return seen
+    if setting is not None and expect is not None:
+        return {setting: expect}
+    raise ReviewError("name what you accept: the alert id the card shows (--alert), or --setting with the "
+                      "state you reviewed (--expect, as `mysql-drift history` shows it)")
+
+
+def _same(shown: str, now: str) -> bool:
+    return " ".join(shown.split()).casefold() == " ".join(now.split()).casefold()
+
+
 def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: str | None = None,
-           now: datetime | None = None) -> Accepted:
+           alert: str | None = None, expect: str | None = None, now: datetime | None = None) -> Accepted:
+    """Make the state the reviewer saw the baseline, and only that state.
+
+    The reviewer names what they looked at: an alert (its key, or the event id) or, for a change no
+    alert showed, the state itself. When ARM now shows something else (an allow-all rule added
+    while they were reading a LOW alert), nothing is accepted and the error says what changed.
+    """
     if not reason.strip():
         raise ReviewError("say why the change is accepted (--reason)")
     ref = resolve_server(engine, server)
     known = {d.setting for d in detectors.all_detectors()}
     if setting is not None and setting not in known:
         raise ReviewError(f"unknown setting {setting!r} (known: {', '.join(sorted(known))})")
-    wanted = [detectors.by_setting(setting)] if setting else [d for d in detectors.all_detectors()]
+    seen = _reviewed(engine, ref, setting, alert, expect)
+    wanted = [detectors.by_setting(s) for s in sorted(seen)]
+    named = f" (alert {alert.strip()})" if alert else ""
     for _attempt in range(engine.max_attempts):
         rows = engine.store.load(ref.server_id)
         states: dict[str, Any] = {}
         for read in detectors.reads_of(wanted):
             data = engine.reader.read(ref, read)
             states.update({d.setting: d.state(data) for d in detectors.watching(read) if d in wanted})
+        moved = [f"{name} is now {detectors.by_setting(name).describe(state)!r}, not {seen[name]!r}"
+                 for name, state in states.items() if not _same(seen[name], detectors.by_setting(name).describe(state))]
+        if moved:
+            raise ReviewError("ARM shows something else than what you reviewed, so nothing was accepted: "
+                              + "; ".join(moved) + ". Look at the current state (and its alert) first.")
         when = now or engine.clock()
-        ctx = Context(engine.policy, {s: b.state for s, b in rows.baselines.items()} | states, ref.server_id)
         changes = []
         for name, state in states.items():
             detector = detectors.by_setting(name)
             baseline = rows.baselines.get(name)
-            if name == "server_tags":
-                continue
             before = detector.describe(baseline.state) if baseline else None
             record = HistoryRecord(
                 server_id=ref.server_id, server=ref.name, setting=name, before=before, after=detector.describe(state),
                 verdict=Verdict.CHANGED.value, severity=Severity.INFO.value,
-                why=f"accepted as the baseline: {reason.strip()}", event_id=f"accept-{when.isoformat()}-{name}",
+                why=f"accepted as the baseline{named}: {reason.strip()}", event_id=f"accept-{when.isoformat()}-{name}",
                 event_time=when.isoformat(), detected_at=when.isoformat(), operation="accept", changed_by=by,
                 client_ip=None, correlation_id=None, alert_status=AlertStatus.NOT_REQUIRED.value,
                 remediation=remediation(detector.command, ref), control=detector.control,
             )
-            if detector.issues(state, ctx) or baseline is None or baseline.state != state or setting:
-                changes.append(Change(name, state, baseline, record))
+            changes.append(Change(name, state, baseline, record))
         try:
             engine.store.commit(ref.server_id, ref.name, changes, owner=new_owner(), now=when)
         except ConcurrentUpdate:

@@ -324,6 +324,15 @@ class BaselineStore:
               for key in item.history_row_keys],
         ])
 
+    def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
+        """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""
+        self.ensure_table()
+        self._trip()
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and (alert_key eq @key or event_id eq @key )",
+            parameters={"pk": encode_key(server_id), "lo": HISTORY, "hi": HISTORY[:-1] + "}", "key": key})
+        return [HistoryRecord.from_dict(unpack(e)) for e in entities]
+
     def server_ids(self, name: str) -> list[str]:
         """The ids of watched servers with this name (any subscription or resource group)."""
         self.ensure_table()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ from drift.config import Settings
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.reconcile import Reconciler
+from drift.review import ReviewError, accept
 from drift.runtime import build_engine
 from tests.conftest import SUBSCRIPTION
 from tests.function_index import functions
-from tests.helpers import create_compliant_server, server_id, set_parameter
+from tests.helpers import add_rule, create_compliant_server, server_id, set_parameter
 
 
 @pytest.fixture
@@ -36,8 +38,8 @@ def test_accept_makes_a_missed_change_the_baseline_so_the_next_event_reports_not
     set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")
     arm.emit_events = True
 
-    assert main(["accept", server_name, "--setting", "tls_version", "--reason", "legacy JDBC driver, CHG-77",
-                 "--by", "Riley On-Call", *endpoints]) == 0
+    assert main(["accept", server_name, "--setting", "tls_version", "--expect", "TLSv1.2,TLSv1.3",
+                 "--reason", "legacy JDBC driver, CHG-77", "--by", "Riley On-Call", *endpoints]) == 0
     assert "accepted tls_version" in capsys.readouterr().out
 
     set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")  # the same value written again
@@ -61,7 +63,9 @@ def test_accept_drops_an_alert_still_waiting_to_be_sent(
     with pytest.raises(Exception, match="alert delivery failed"):
         engine.handle_many(arm.drain_events())
 
-    assert main(["accept", server_id(server_name), "--setting", "aad_auth_only", "--reason", "break-glass",
+    [pending] = engine.store.history(server_id=server_id(server_name))
+    assert pending.alert_key, "the history row knows the alert that carries it"
+    assert main(["accept", server_id(server_name), "--alert", pending.alert_key, "--reason", "break-glass",
                  *endpoints]) == 0
     assert engine.sweep()["pending"] == 0
     assert teams.messages() == []
@@ -88,6 +92,40 @@ def test_ack_marks_the_rows_of_an_event_reviewed_and_says_when_there_are_none(
     assert "no history row has event id" in capsys.readouterr().err
 
 
+def test_accept_of_a_low_alert_is_refused_when_arm_now_shows_an_allow_all_rule(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    add_rule(sdk, server_name, "office", "198.51.100.1", "198.51.100.9")
+    engine.handle_many(arm.drain_events())
+    [low] = engine.store.history(server_id=server_id(server_name))
+    assert (low.severity, low.alert_status) == ("low", "sent")
+    add_rule(sdk, server_name, "AllowAll", "0.0.0.0", "255.255.255.255")  # while the on-call reads the card
+
+    with pytest.raises(ReviewError, match=r"ARM shows something else than what you reviewed.*AllowAll"):
+        accept(engine, server_name, alert=low.alert_key, reason="office range, CHG-12", by="Riley")
+    assert [r.operation for r in engine.store.history(server_id=server_id(server_name))].count("accept") == 0
+    [outcome] = engine.handle_many(arm.drain_events())
+    assert "AllowAll" in outcome.records[0].why and outcome.records[0].alert_status == "sent", \
+        "the rule nobody reviewed is still alerted, not folded into the baseline"
+
+
+def test_accept_names_what_was_accepted(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    with pytest.raises(ReviewError, match="name what you accept"):
+        accept(engine, server_name, setting="tls_version", reason="x", by="Riley")
+    with pytest.raises(ReviewError, match=re.escape("no alert or event 'feedfacefeedface'")):
+        accept(engine, server_name, alert="feedfacefeedface", reason="x", by="Riley")
+    with pytest.raises(ReviewError, match=re.escape("tls_version is now 'TLSV1.3', not 'TLSv1.2'")):
+        accept(engine, server_name, setting="tls_version", expect="TLSv1.2", reason="x", by="Riley")
+
+
 def test_accept_refuses_unknown_names_and_settings(endpoints: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["accept", "no-such-server", "--reason", "x", *endpoints]) == 2
     assert "no watched server is named 'no-such-server'" in capsys.readouterr().err
@@ -111,7 +149,8 @@ def test_the_http_function_accepts_as_the_signed_in_user_and_rejects_bad_input(
     engine.handle_many(arm.drain_events())
     set_parameter(sdk, server_name, "tls_version", "TLSv1.2,TLSv1.3")
 
-    answer = http("accept", {"server": server_name, "setting": "tls_version", "reason": "vendor app", "by": "spoof"},
+    answer = http("accept", {"server": server_name, "setting": "tls_version", "expect": "TLSV1.2,TLSV1.3",
+                             "reason": "vendor app", "by": "spoof"},
                   {"X-MS-CLIENT-PRINCIPAL-NAME": "riley@contoso.example"})
     assert answer.status_code == 200
     [accepted] = json.loads(answer.get_body())["accepted"]
