@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from drift.entities import pack, unpack
+from drift.index import STALE_AFTER, StoreIndex
 from drift.model import Alert, AlertStatus, HistoryRecord, alert_key
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class BaselineStore:
         self._ready = False
         self._lock = threading.Lock()
         self.round_trips = 0
+        self.index = StoreIndex(table_client, self._trip)
 
     @classmethod
     def from_connection_string(cls, connection_string: str, table_name: str) -> BaselineStore:
@@ -240,6 +242,8 @@ class BaselineStore:
         if len(operations) > MAX_TRANSACTION:
             raise ValueError(f"one event produced {len(operations)} row writes; a transaction holds {MAX_TRANSACTION}")
         self.ensure_table()
+        self.index.before_commit(pk, server_id, now=now, event_ids={c.record.event_id for c in changes if c.record},
+                                 outbox_keys=[q.row_key for q in queued])
         try:
             self._trip()
             results = self._table.submit_transaction(operations)
@@ -323,6 +327,7 @@ class BaselineStore:
                           "alerted_at": now.isoformat()}, {"mode": UpdateMode.MERGE})
               for key in item.history_row_keys],
         ])
+        self.index.alert_gone(pk, item.row_key)
 
     def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
         """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""
@@ -357,17 +362,25 @@ class BaselineStore:
                 *[("update", {"PartitionKey": pk, "RowKey": key, "alert_status": AlertStatus.SUPPRESSED.value},
                    {"mode": UpdateMode.MERGE}) for key in item.history_row_keys],
             ])
+            self.index.alert_gone(pk, item.row_key)
             dropped += 1
         return dropped
 
     def acknowledge(self, event_id: str, note: str, at: str) -> int:
-        """Mark every history row of one event as reviewed; returns how many there were."""
+        """Mark every history row of one event as reviewed; returns how many there were.
+
+        The index names the partition(s) the event was recorded in: one-partition reads, not a scan.
+        """
         from azure.data.tables import UpdateMode
 
         self.ensure_table()
-        self._trip()
-        rows = list(self._table.query_entities("event_id eq @id and RowKey ge @lo and RowKey lt @hi",
-                                               parameters={"id": event_id, "lo": HISTORY, "hi": HISTORY[:-1] + "}"}))
+        rows = []
+        for pk in self.index.partitions_of_event(event_id):
+            self._trip()
+            rows += list(self._table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and event_id eq @id",
+                parameters={"pk": pk, "id": event_id, "lo": HISTORY, "hi": HISTORY[:-1] + "}"},
+                select=["PartitionKey", "RowKey"]))
         for row in rows:
             self._trip()
             self._table.update_entity({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"],
@@ -375,15 +388,9 @@ class BaselineStore:
         return len(rows)
 
     def known_servers(self, subscription_id: str) -> list[str]:
-        """Ids of the servers of one subscription that have open baselines."""
+        """Ids of the servers of one subscription that have baselines: one index row per server."""
         self.ensure_table()
-        prefix = encode_key(f"/subscriptions/{subscription_id}/")
-        self._trip()
-        entities = self._table.query_entities(
-            "PartitionKey ge @lo and PartitionKey lt @hi and RowKey ge @rlo and RowKey lt @rhi and closed eq false",
-            parameters={"lo": prefix, "hi": prefix[:-1] + "}", "rlo": BASELINE, "rhi": OUTBOX},
-            select=["server_id"])
-        return sorted({e["server_id"] for e in entities if e.get("server_id")}, key=str.lower)
+        return sorted({server_id for server_id, _ in self.index.servers(subscription_id)}, key=str.lower)
 
     def checkpoint(self, name: str) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -401,13 +408,23 @@ class BaselineStore:
         self._trip()
         self._table.upsert_entity({"PartitionKey": CHECKPOINT, "RowKey": name, **values}, mode=UpdateMode.REPLACE)
 
-    def pending_alerts(self) -> list[OutboxItem]:
-        """Every undelivered alert of every server (for the sweep): one query over the outbox rows."""
+    def pending_alerts(self, now: datetime | None = None) -> list[OutboxItem]:
+        """Every undelivered alert of every server (for the sweep): the index's alert markers, then a point
+        read of each. With nothing pending this is one query of one partition, whatever the table holds."""
+        from azure.core.exceptions import ResourceNotFoundError
+
         self.ensure_table()
-        self._trip()
-        entities = self._table.query_entities("RowKey ge @lo and RowKey lt @hi",
-                                              parameters={"lo": OUTBOX, "hi": OUTBOX[:-1] + "}"})
-        return [_outbox_item(e) for e in entities]
+        now = now or datetime.now(UTC)
+        items = []
+        for marker in self.index.alerts():
+            try:
+                self._trip()
+                items.append(_outbox_item(self._table.get_entity(marker["pk"], marker["row_key"])))
+            except ResourceNotFoundError:
+                created = marker.get("created_at")
+                if not created or now - datetime.fromisoformat(created) > STALE_AFTER:
+                    self.index.alert_gone(marker["pk"], marker["row_key"])  # never landed, or already delivered
+        return items
 
     def mark_digest(self, server_id: str, item: OutboxItem) -> None:
         """Over the rate limit: leave the alert for the next digest card, released."""
@@ -471,6 +488,7 @@ class BaselineStore:
         rows = self.load(server_id)
         open_ = [b for b in rows.baselines.values() if not b.closed]
         if not open_:
+            self.index.server_gone(rows.partition)
             return False
         pk = rows.partition
         operations: list[tuple[Any, ...]] = [
@@ -481,6 +499,7 @@ class BaselineStore:
         ]
         history_rk = f"{HISTORY}{_inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
         operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
+        self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[])
         try:
             self._trip()
             self._table.submit_transaction(operations)
@@ -488,26 +507,38 @@ class BaselineStore:
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
+        self.index.server_gone(pk)
         return True
 
     def history(self, *, server_id: str | None = None, since: datetime | None = None,
                 verdict: str | None = None, limit: int | None = None) -> list[HistoryRecord]:
-        """History rows, newest first."""
+        """History rows, newest first.
+
+        Row keys carry the inverted time, so `since` bounds a key range: with a server, one range of
+        its partition; without, the index's day markers name the partitions to read, and each is
+        read over that range only. Only a query with neither reads the whole table.
+        """
         self.ensure_table()
+        hi = f"{HISTORY}{_inverted_ms(since)}|~" if since else HISTORY[:-1] + "}"
         clauses = ["RowKey ge @lo", "RowKey lt @hi"]
-        params: dict[str, Any] = {"lo": HISTORY, "hi": HISTORY[:-1] + "}"}
-        if server_id:
-            clauses.append("PartitionKey eq @pk")
-            params["pk"] = encode_key(server_id)
+        params: dict[str, Any] = {"lo": HISTORY, "hi": hi}
         if verdict:
             clauses.append("verdict eq @verdict")
             params["verdict"] = verdict
-        if since:
-            clauses.append("detected_at ge @since")
-            params["since"] = since.astimezone(UTC).isoformat()
-        self._trip()
-        entities = self._table.query_entities(" and ".join(clauses), parameters=params)
+        if server_id:
+            partitions: list[str | None] = [encode_key(server_id)]
+        elif since:
+            partitions = list(self.index.partitions_since(since, datetime.now(UTC) + timedelta(days=1)))
+        else:
+            partitions = [None]
+        entities: list[Any] = []
+        for pk in partitions:
+            query = " and ".join(([] if pk is None else ["PartitionKey eq @pk"]) + clauses)
+            self._trip()
+            entities += list(self._table.query_entities(query, parameters=params if pk is None else {**params, "pk": pk}))
         records = [HistoryRecord.from_dict(unpack(e)) for e in entities]
+        if since:
+            records = [r for r in records if r.detected >= since]
         records.sort(key=lambda r: r.detected_at, reverse=True)
         return records[:limit] if limit else records
 

@@ -1,0 +1,115 @@
+"""The index partition: what the sweep, the scan, `history --since` and `ack` read instead of the table.
+
+Every row of a server lives in the server's partition, and a query that names no partition is a
+scan of the whole table: a year of history for 5,000 servers would make the every-minute sweep
+and the reconcile scan cost what the table holds, not what they need. So one partition, `~index`,
+keeps small marker rows, read by key range:
+
+- `alert|{server}|{outbox row}`: an undelivered alert (the sweep reads only these);
+- `server|{subscription}|{server}`: a watched server with baselines (the scan's known servers);
+- `day|{yyyy-mm-dd}|{server}`: the server has history rows detected that day (`history --since`);
+- `event|{event id}|{server}`: the server the event was recorded on (`ack EVENT_ID`).
+
+A marker cannot share a transaction with the rows it points at (a transaction holds one
+partition), so markers are written *before* the commit and removed *after* the rows they
+point at are gone: the index is always a superset of the truth. A marker whose rows never
+landed (a crash or a lost race between the two writes) points at nothing; readers skip it and
+the sweep deletes such `alert` markers once they are older than a lease, and the scan deletes
+`server` markers of servers with nothing open.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+INDEX = "~index"
+ALERT, SERVER, DAY, EVENT = "alert|", "server|", "day|", "event|"
+STALE_AFTER = timedelta(minutes=2)  # a marker older than this whose row is missing will never see it land
+
+
+def _subscription(partition: str) -> str:
+    parts = partition.split("|")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def event_key(event_id: str) -> str:
+    from drift.store import encode_key
+
+    return encode_key(event_id)[:200]
+
+
+class StoreIndex:
+    def __init__(self, table: Any, trip: Callable[[], None]) -> None:
+        self._table = table
+        self._trip = trip
+        self._known: set[str] = set()  # server and day markers this process has written already
+        self._lock = threading.Lock()
+
+    def before_commit(self, partition: str, server_id: str, *, now: datetime, event_ids: Iterable[str],
+                      outbox_keys: Iterable[str]) -> None:
+        """Write the markers of a commit about to happen, in one transaction of the index partition."""
+        from azure.data.tables import UpdateMode
+
+        rows: dict[str, dict[str, Any]] = {}
+        for key in outbox_keys:
+            rows[f"{ALERT}{partition}|{key}"] = {"pk": partition, "row_key": key, "created_at": now.isoformat()}
+        for event_id in event_ids:
+            rows[f"{EVENT}{event_key(event_id)}|{partition}"] = {"pk": partition}
+        lasting = {f"{SERVER}{_subscription(partition)}|{partition}": {"pk": partition, "server_id": server_id},
+                   f"{DAY}{now:%Y-%m-%d}|{partition}": {"pk": partition}}
+        with self._lock:
+            rows.update({k: v for k, v in lasting.items() if k not in self._known})
+        if not rows:
+            return
+        self._trip()
+        self._table.submit_transaction([("upsert", {"PartitionKey": INDEX, "RowKey": k, **v},
+                                         {"mode": UpdateMode.MERGE}) for k, v in rows.items()])
+        with self._lock:
+            self._known |= set(lasting)
+
+    def _range(self, prefix: str, select: list[str] | None = None) -> list[Any]:
+        self._trip()
+        return list(self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": INDEX, "lo": prefix, "hi": prefix[:-1] + chr(ord(prefix[-1]) + 1)}, select=select))
+
+    def _delete(self, row_key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._trip()
+            self._table.delete_entity(INDEX, row_key)
+        except ResourceNotFoundError:
+            pass
+
+    def alerts(self) -> list[Any]:
+        """Markers of undelivered alerts (PartitionKey/RowKey of the outbox row in `pk`/`row_key`)."""
+        return self._range(ALERT)
+
+    def alert_gone(self, partition: str, outbox_key: str) -> None:
+        self._delete(f"{ALERT}{partition}|{outbox_key}")
+
+    def servers(self, subscription_id: str) -> list[tuple[str, str]]:
+        """(server id, partition) of every server marked in one subscription: one row per server."""
+        return [(e["server_id"], e["pk"]) for e in self._range(f"{SERVER}{subscription_id.lower()}|",
+                                                                ["server_id", "pk"])]
+
+    def server_gone(self, partition: str) -> None:
+        self._delete(f"{SERVER}{_subscription(partition)}|{partition}")
+        with self._lock:
+            self._known = {k for k in self._known if not k.endswith(f"|{partition}")}
+
+    def partitions_since(self, since: datetime, until: datetime) -> list[str]:
+        """The partitions with history detected on the days from `since` to `until`."""
+        found: set[str] = set()
+        day = since.date()
+        while day <= until.date():
+            found |= {e["pk"] for e in self._range(f"{DAY}{day:%Y-%m-%d}|", ["pk"])}
+            day += timedelta(days=1)
+        return sorted(found)
+
+    def partitions_of_event(self, event_id: str) -> list[str]:
+        return sorted({e["pk"] for e in self._range(f"{EVENT}{event_key(event_id)}|", ["pk"])})
