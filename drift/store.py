@@ -355,7 +355,8 @@ class BaselineStore:
     def known_servers(self, subscription_id: str) -> list[str]:
         """Ids of the servers of one subscription that have open baselines."""
         self.ensure_table()
-        prefix = encode_key(f"/subscriptions/{subscription_id}/")
+        # The separator after the id keeps `...0001` from matching `...00010` or `...0002` (`}` sorts after `|`).
+        prefix = encode_key(f"/subscriptions/{subscription_id}") + "|"
         self._trip()
         entities = self._table.query_entities(
             "PartitionKey ge @lo and PartitionKey lt @hi and RowKey ge @rlo and RowKey lt @rhi and closed eq false",
