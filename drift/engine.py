@@ -180,10 +180,14 @@ class DriftEngine:
         if self.tenant_id and (event.tenant_id or "").lower() != self.tenant_id:
             return f"tenant {event.tenant_id!r} is not the configured tenant"
         if self.subscriptions:
+            # The subject decides: it names the resource that would be read. `data.subscriptionId` is only a claim.
             parts = event.subject.strip("/").split("/")
-            sub = event.subscription_id or (parts[1] if len(parts) > 1 else "")
+            sub = parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""
             if sub.lower() not in self.subscriptions:
-                return f"subscription {sub!r} is not watched (DRIFT_WATCHED_SUBSCRIPTIONS)"
+                return f"subscription {sub[:100]!r} of the subject is not watched (DRIFT_WATCHED_SUBSCRIPTIONS)"
+            if event.subscription_id and event.subscription_id.lower() != sub.lower():
+                log.warning("event %s: data.subscriptionId %r differs from the subject's %r; the subject decides",
+                            event.id, event.subscription_id[:100], sub)
         return None
 
     # -- the path -----------------------------------------------------------------------------
