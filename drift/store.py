@@ -192,7 +192,8 @@ class BaselineStore:
         for index, change in enumerate(changes):
             baseline = {
                 "PartitionKey": pk, "RowKey": BASELINE + change.setting, "server_id": server_id,
-                "server": server_name, "setting": change.setting, "state": json.dumps(change.state, sort_keys=True),
+                "server": server_name, "server_lc": server_name.lower(), "setting": change.setting,
+                "state": json.dumps(change.state, sort_keys=True),
                 "closed": False, "observed_at": now.isoformat(),
                 "event_id": change.record.event_id if change.record else None,
             }
@@ -312,13 +313,20 @@ class BaselineStore:
         ])
 
     def server_ids(self, name: str) -> list[str]:
-        """The ids of watched servers with this name (any subscription or resource group)."""
+        """The ids of watched servers with this name (any subscription or resource group), in any case.
+
+        Table Storage compares strings case-sensitively, so baseline rows carry the name lower-cased
+        (`server_lc`); rows written before that column existed still match their exact spelling.
+        One id per server, however its rows spell it.
+        """
         self.ensure_table()
         self._trip()
         entities = self._table.query_entities(
-            "server eq @name and RowKey ge @lo and RowKey lt @hi",
-            parameters={"name": name, "lo": BASELINE, "hi": OUTBOX}, select=["server_id", "PartitionKey"])
-        return sorted({e["server_id"] for e in entities if e.get("server_id")}, key=str.lower)
+            "( server_lc eq @lower or server eq @name ) and RowKey ge @lo and RowKey lt @hi",
+            parameters={"lower": name.lower(), "name": name, "lo": BASELINE, "hi": OUTBOX},
+            select=["server_id", "PartitionKey"])
+        ids = {e["PartitionKey"]: e["server_id"] for e in entities if e.get("server_id")}
+        return sorted(ids.values(), key=str.lower)
 
     def drop_alerts(self, server_id: str, settings: set[str]) -> int:
         """Remove undelivered alerts about these settings (accepted): their history rows say `suppressed`."""
