@@ -5,7 +5,9 @@ infra/modules/function.bicep): it signs the user in and sets `X-MS-CLIENT-PRINCI
 Service does not let an outside request set that header, but only where Easy Auth runs: a request
 that reaches the code another way (a host without it, a misconfigured slot) could forge it. So
 both are required: the function key (the route's `auth_level`) and Easy Auth in front. Without
-the header the request is refused (401); a `by` in the body is ignored.
+the header the request is refused (401); a `by` in the body is ignored. Easy Auth also sets
+`X-MS-CLIENT-PRINCIPAL` (the claims, base64 JSON): no harder to forge where Easy Auth is missing
+and no more trustworthy where it runs, so the plain name header is the one read.
 
 Every field is checked for type and size before the engine is touched, and every refusal is a
 4xx with one line that says what is wrong; nothing is written.
