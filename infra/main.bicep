@@ -34,6 +34,9 @@ param policyFile string = ''
 @description('NCRONTAB (6 fields) of the full reconciliation run (DRIFT_RECONCILE_SCHEDULE).')
 param reconcileSchedule string = '0 0 */6 * * *'
 
+@description('Client id of the Entra app registration for signing in to the review routes (docs/deploy.md); empty: they refuse everyone.')
+param reviewAppClientId string = ''
+
 @description('Table of baselines, history and outbox (DRIFT_TABLE_NAME).')
 param tableName string = 'mysqldrift'
 
@@ -131,6 +134,7 @@ module functionApp 'modules/function.bicep' = {
     policyFile: policyFile
     reconcileSchedule: reconcileSchedule
     watchedSubscriptions: join(watchedSubscriptionIds, ',')
+    reviewAppClientId: reviewAppClientId
   }
 }
 

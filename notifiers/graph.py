@@ -24,7 +24,7 @@ from typing import Any
 import detectors
 from drift.model import Alert
 from notifiers import NotifierError
-from notifiers.safe import html_text
+from notifiers.safe import clip, html_text
 from notifiers.teams import adaptive_card
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -70,7 +70,7 @@ def subject(alert: Alert) -> str:
         what = f"new server {first.server}: {len(alert.records)} gap(s) against the baseline"
     else:
         what = f"{len(alert.records)} weakening change(s) on {alert.server}"
-    return f"[{alert.severity.upper()}] mysql-drift: {' '.join(what.split())[:200]}"
+    return clip(f"[{alert.severity.upper()}] mysql-drift: {' '.join(what.split())[:200]}", 300)
 
 
 def html_body(alert: Alert) -> str:

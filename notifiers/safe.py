@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import time
+import unicodedata
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -28,8 +29,14 @@ _NUMBERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://")
 
 
+def visible(text: str) -> str:
+    """`text` without invisible format characters (Unicode category Cf: bidi controls such as U+061C and
+    U+202E, U+FEFF, U+2060, U+00AD, zero-width joiners): they hide or reorder what a reader sees."""
+    return "".join(ch for ch in text if ch < "\xad" or unicodedata.category(ch) != "Cf")
+
+
 def clip(value: object, limit: int = MAX_VALUE) -> str:
-    text = _CONTROL.sub("", "" if value is None else str(value))
+    text = visible(_CONTROL.sub("", "" if value is None else str(value)))
     text = " ".join(text.split())  # newlines and tabs flattened: no forged list items or headings
     if len(text) > limit:
         text = f"{text[:limit]}… [cut, {len(text) - limit} more characters]"

@@ -101,10 +101,16 @@ def module_files() -> dict[str, str]:
     return seen
 
 
+def site_config(name: str) -> dict[str, Any]:
+    """The body of the one `Microsoft.Web/sites/config` resource named `name` in modules/function.bicep."""
+    found = [body(r) for r in resources("modules/function.bicep", "Microsoft.Web/sites/config").values()
+             if body(r)["name"] == name]
+    assert len(found) == 1, f"expected one sites/config named {name}, found {len(found)}"
+    return found[0]
+
+
 def app_settings() -> dict[str, Any]:
-    _, settings = one_resource("modules/function.bicep", "Microsoft.Web/sites/config")
-    assert body(settings)["name"] == "appsettings"
-    properties: dict[str, Any] = body(settings)["properties"]
+    properties: dict[str, Any] = site_config("appsettings")["properties"]
     return properties
 
 
@@ -480,3 +486,127 @@ def test_every_reader_has_exactly_one_role_action_and_no_action_lacks_a_reader()
     assert readers == set(READ_ACTIONS), (
         "a read without a permission fails in Azure; a permission without a read is excess")
     assert all(action.endswith("/read") for action in READ_ACTIONS.values())
+
+
+# --- who may review: Entra sign-in in front of the HTTP routes -------------------------------
+
+READ_ONLY = 2
+
+
+def bicep_types(namespace: str, api_version: str) -> list[dict[str, Any]]:
+    from tests.conftest import FIXTURES
+
+    types: list[dict[str, Any]] = json.loads((FIXTURES / "bicep-types" / namespace / api_version / "types.json")
+                                             .read_text())
+    return types
+
+
+def is_expression(value: Any) -> bool:
+    """A Bicep expression (a function, an operator, a symbol or an interpolation): typed at deploy time."""
+    return (isinstance(value, dict) and ("function" in value or "operator" in value)) or (
+        isinstance(value, str) and "${" in value)
+
+
+def type_errors(types: list[dict[str, Any]], ref: str, value: Any, path: str) -> list[str]:
+    """Where `value` (a pycep literal) breaks the Bicep type at `ref`: unknown or read-only keys, wrong kinds."""
+    node = types[int(ref.rsplit("/", 1)[1])]
+    kind = node["$type"]
+    if kind == "ObjectType":
+        if not isinstance(value, dict) or is_expression(value):
+            return [] if is_expression(value) else [f"{path}: {node.get('name')} expects an object"]
+        errors = []
+        for key, item in value.items():
+            spec = node.get("properties", {}).get(key)
+            if spec is None and "additionalProperties" in node:
+                errors += type_errors(types, node["additionalProperties"]["$ref"], item, f"{path}.{key}")
+            elif spec is None:
+                errors.append(f"{path}.{key}: no such property of {node.get('name')}")
+            elif spec.get("flags", 0) & READ_ONLY:
+                errors.append(f"{path}.{key}: read-only")
+            else:
+                errors += type_errors(types, spec["type"]["$ref"], item, f"{path}.{key}")
+        return errors
+    if is_expression(value):
+        return []
+    if kind == "ArrayType":
+        if not isinstance(value, list):
+            return [f"{path}: expects an array"]
+        return [e for i, item in enumerate(value) for e in type_errors(types, node["itemType"]["$ref"], item,
+                                                                        f"{path}[{i}]")]
+    if kind == "UnionType":
+        allowed = [types[int(e["$ref"].rsplit("/", 1)[1])] for e in node["elements"]]
+        literals = {a.get("value") for a in allowed if a["$type"] == "StringLiteralType"}
+        if any(a["$type"] != "StringLiteralType" for a in allowed) or value in literals:
+            return []
+        return [f"{path}: {value!r} is not one of {sorted(literals)}"]
+    if kind == "StringLiteralType":
+        return [] if value == node["value"] else [f"{path}: must be {node['value']!r}"]
+    expected = {"StringType": str, "BooleanType": bool, "IntegerType": int}.get(kind)
+    if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+        return [f"{path}: {value!r} is not a {kind}"]
+    return []
+
+
+def config_variants(types: list[dict[str, Any]]) -> dict[str, Any]:
+    """`Microsoft.Web/sites/config` is discriminated by its name: name -> the reference of that variant's type."""
+    [config] = [t for t in types
+                if t["$type"] == "ResourceType" and t["name"] == "Microsoft.Web/sites/config@2024-04-01"]
+    variants: dict[str, Any] = types[int(config["body"]["$ref"].rsplit("/", 1)[1])]["elements"]
+    return variants
+
+
+def test_every_sites_config_of_the_function_matches_the_official_bicep_types() -> None:
+    types = bicep_types("Microsoft.Web", "2024-04-01")
+    variants = config_variants(types)
+    declared = resources("modules/function.bicep", "Microsoft.Web/sites/config")
+    assert {body(r)["name"] for r in declared.values()} == {"appsettings", "authsettingsV2"}
+    for symbol, resource in declared.items():
+        assert resource["api_version"] == "2024-04-01"
+        variant = types[int(variants[body(resource)["name"]]["$ref"].rsplit("/", 1)[1])]
+        properties = variant["properties"]["properties"]["type"]["$ref"]
+        assert type_errors(types, properties, body(resource)["properties"], symbol) == []
+
+
+def test_the_type_check_can_fail() -> None:
+    types = bicep_types("Microsoft.Web", "2024-04-01")
+    variants = config_variants(types)
+    auth = types[int(variants["authsettingsV2"]["$ref"].rsplit("/", 1)[1])]["properties"]["properties"]["type"]["$ref"]
+    wrong = {"globalValidation": {"requireAuthentication": "yes", "unauthenticatedClientAction": "Return402",
+                                  "excludedPath": []}}
+    assert type_errors(types, auth, wrong, "auth") == [
+        "auth.globalValidation.requireAuthentication: 'yes' is not a BooleanType",
+        "auth.globalValidation.unauthenticatedClientAction: 'Return402' is not one of "
+        "['AllowAnonymous', 'RedirectToLoginPage', 'Return401', 'Return403']",
+        "auth.globalValidation.excludedPath: no such property of GlobalValidation"]
+
+
+def test_the_review_routes_require_entra_sign_in_and_event_grid_still_gets_through() -> None:
+    auth = site_config("authsettingsV2")
+    assert auth["parent"] == "app"
+    properties = auth["properties"]
+    assert properties["platform"] == {"enabled": True}
+    validation = properties["globalValidation"]
+    assert validation["requireAuthentication"] is True
+    assert validation["unauthenticatedClientAction"] == "Return401", "an API answers 401, not a login redirect"
+    # Only the Event Grid trigger's webhook (system key) is left out; /api/accept and /api/ack are not.
+    assert validation["excludedPaths"] == ["/runtime/webhooks/eventgrid"]
+    assert set(properties["identityProviders"]) == {"azureActiveDirectory"}
+    entra = properties["identityProviders"]["azureActiveDirectory"]
+    assert entra["registration"]["clientId"] == "reviewAppClientId"
+    assert entra["registration"]["openIdIssuer"] == (
+        "${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0"), "this tenant's users only"
+    assert entra["validation"]["allowedAudiences"] == ["api://${reviewAppClientId}"]
+    assert properties["httpSettings"]["requireHttps"] is True
+
+    passed = bicep("main.bicep")["modules"]["functionApp"]["config"]["params"]["reviewAppClientId"]
+    assert passed == "reviewAppClientId"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["reviewAppClientId"]["value"] == "${DRIFT_REVIEW_APP_CLIENT_ID}"
+
+
+def test_the_review_route_also_needs_the_function_key() -> None:
+    from tests.function_index import functions
+
+    [review] = [f for f in functions() if f.get_function_name() == "review"]
+    [trigger] = [b for b in review.get_bindings() if b.type == "httpTrigger"]
+    assert trigger.auth_level.name == "FUNCTION"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,3 +137,54 @@ def test_a_checkpoint_of_many_servers_fits_table_storage_limits() -> None:
     assert all(len(v) <= CHUNK for v in packed.values()) and len(packed) > 1
     assert unpack(packed) == marks
     assert unpack(pack(set())) == set()
+
+
+def test_a_scan_of_one_subscription_leaves_the_servers_of_another_with_a_shared_prefix_open(
+    settings: Settings, arm: ArmStandIn,
+) -> None:
+    first, second = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+    arm.seed_server(first, "rg-a", "only-in-first")
+    arm.seed_server(second, "rg-b", "only-in-second")
+    engine = build_engine(settings)
+    Reconciler(engine).scan([second])
+
+    [report] = Reconciler(engine).scan([first])
+
+    assert report.closed == 0, "the servers of ...0002 are not gone because ...0001 does not list them"
+    kept = f"/subscriptions/{second}/resourceGroups/rg-b/providers/Microsoft.DBforMySQL/flexibleServers/only-in-second"
+    assert engine.store.known_servers(second) == [kept]
+    assert all(r.after != "deleted" for r in engine.store.history(server_id=kept))
+
+
+@pytest.mark.parametrize("damage", [
+    {"started_at": "yesterday"},
+    {"started_at": "2026-11-30T10:00:00"},  # no time zone: cannot be compared with an aware clock
+    {"started_at": 1764496800},
+    {"run_id": None},
+    {"done_x": "abc"},
+    {"schema_version": 2},
+], ids=["started_at-not-iso", "started_at-naive", "started_at-number", "no-run-id", "bad-done-key", "unknown-key"])
+def test_a_checkpoint_that_cannot_be_read_is_logged_and_discarded_and_the_scan_starts_afresh(
+    settings: Settings, arm: ArmStandIn, caplog: pytest.LogCaptureFixture, damage: dict[str, Any],
+    endpoints_file: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from drift.cli import main
+
+    sub = "0a1b2c3d-0000-4000-8000-0000000c4e61"
+    for n in range(3):
+        arm.seed_server(sub, "rg-cp", f"cp-{n}")
+    engine = build_engine(settings)
+    good = {"started_at": engine.clock().isoformat(), "run_id": "abc123", "completed": False, "done_0": ""}
+    engine.store.ensure_table()
+    engine.store.save_checkpoint(sub, {**good, **damage})
+
+    with caplog.at_level(logging.WARNING, logger="drift.reconcile"):
+        [report] = Reconciler(engine).scan([sub])
+    assert not report.resumed and report.checked == 3 and report.errors == []
+    assert "checkpoint discarded, starting afresh" in caplog.text
+
+    engine.store.save_checkpoint(sub, {**good, **damage})  # and the CLI, which died with a traceback
+    assert main(["scan", "--subscription", sub, "--endpoints-file", str(endpoints_file)]) == 0
+    assert f"{sub}: 3 server(s) checked" in capsys.readouterr().out

@@ -155,7 +155,9 @@ def test_the_http_function_accepts_as_the_signed_in_user_and_rejects_bad_input(
     assert answer.status_code == 200
     [accepted] = json.loads(answer.get_body())["accepted"]
     assert accepted["changed_by"] == "riley@contoso.example", "the signed-in user, not the body"
-    assert http("accept", b"{not json").status_code == 400
-    assert json.loads(http("accept", {"reason": "x"}).get_body()) == {"error": "'server' (name or ARM id) is required"}
-    assert http("ack", {"event_id": "nope", "reason": "x"}).status_code == 400
-    assert http("delete", {}).status_code == 404
+    riley = {"X-MS-CLIENT-PRINCIPAL-NAME": "riley@contoso.example"}
+    assert http("accept", b"{not json", riley).status_code == 400
+    assert json.loads(http("accept", {"reason": "x"}, riley).get_body()) == {
+        "error": "'server' must be a non-empty string"}
+    assert http("ack", {"event_id": "nope", "reason": "x"}, riley).status_code == 400
+    assert http("delete", {}, riley).status_code == 404

@@ -94,3 +94,18 @@ def test_an_outbox_lease_keeps_other_instances_off_until_it_expires_or_is_releas
     store.delivered(SERVER, item, now=NOW)
     assert store.load(SERVER).outbox == []
     assert [r.alert_status for r in store.history(server_id=SERVER)] == ["sent"]
+
+
+def test_known_servers_of_a_subscription_are_exactly_its_own_not_those_of_an_id_sharing_its_prefix(
+    store: BaselineStore,
+) -> None:
+    first, second = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"
+    longer = first + "0"  # not a GUID, but an id the prefix of which is `first`: the range must stop at the `|`
+    ids = {sub: f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.DBforMySQL/flexibleServers/db-{n}"
+           for n, sub in enumerate((first, second, longer))}
+    for server in ids.values():
+        store.commit(server, server.rsplit("/", 1)[1], [Change("tls_version", "TLSV1.3", None, None)],
+                     owner="a", now=NOW)
+
+    assert store.known_servers(first) == [ids[first]]
+    assert store.known_servers(second) == [ids[second]]

@@ -34,6 +34,9 @@ param policyFile string
 param reconcileSchedule string
 param watchedSubscriptions string
 
+@description('Application (client) id of the Entra app registration reviewers sign in with; empty: the review routes refuse everyone.')
+param reviewAppClientId string = ''
+
 @description('azd deploys the service of azure.yaml to the app carrying this tag.')
 param serviceName string = 'drift'
 
@@ -117,6 +120,50 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// App Service Authentication (Easy Auth): Entra sign-in is required for every route, so `POST /api/accept`
+// and `/api/ack` know who acts from X-MS-CLIENT-PRINCIPAL-NAME, a header App Service sets and does not let
+// an outside request set. The function key is required as well (auth_level FUNCTION): the code trusts the
+// header only because both stand in front of it. Unauthenticated calls get 401, not a login page.
+// Event Grid cannot sign in: its deliveries go to the trigger's system-key webhook, left out of sign-in.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [
+        '/runtime/webhooks/eventgrid'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: !empty(reviewAppClientId)
+        registration: {
+          clientId: reviewAppClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${reviewAppClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+    }
   }
 }
 
