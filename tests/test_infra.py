@@ -25,7 +25,7 @@ from typing import Any
 from pycep import BicepParser  # dev dependency `pycep-parser`: no skip, these checks must not vanish
 
 from drift.config import Settings
-from drift.readers import READ_ACTIONS
+from drift.readers import READ_ACTIONS, role_actions
 from drift.routing import ROUTES, handled_operations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +163,7 @@ def load_generate() -> ModuleType:
 
 def test_generated_files_equal_what_the_code_says() -> None:
     assert json.loads((INFRA / "handled-operations.json").read_text()) == handled_operations()
-    assert json.loads((INFRA / "reader-role-actions.json").read_text()) == sorted(set(READ_ACTIONS.values()))
+    assert json.loads((INFRA / "reader-role-actions.json").read_text()) == role_actions()
     # Byte for byte what infra/generate.py writes, so a hand edit that keeps the values shows too.
     assert load_generate().stale() == [], "run .venv/bin/python infra/generate.py"
 
@@ -199,7 +199,7 @@ def test_reader_role_has_exactly_the_code_read_actions() -> None:
     assert permission["notActions"] == permission["dataActions"] == permission["notDataActions"] == []
     path, actions = load_json_content("main.bicep", "readerActions")
     assert path == INFRA / "reader-role-actions.json"
-    assert actions == sorted(set(READ_ACTIONS.values()))
+    assert actions == role_actions()
     for action in actions:
         assert action.endswith("/read") and "*" not in action, action
         assert not re.search(r"/(write|delete|action)$", action, re.IGNORECASE), action
@@ -480,3 +480,13 @@ def test_every_reader_has_exactly_one_role_action_and_no_action_lacks_a_reader()
     assert readers == set(READ_ACTIONS), (
         "a read without a permission fails in Azure; a permission without a read is excess")
     assert all(action.endswith("/read") for action in READ_ACTIONS.values())
+
+
+def test_the_role_reads_diagnostic_settings_under_both_published_names() -> None:
+    """ARM may check either name for a server's diagnostic settings: a role with one of them can get a 403."""
+    from drift.readers import READ_ACTION_ALIASES
+
+    actions = json.loads((INFRA / "reader-role-actions.json").read_text())
+    assert "Microsoft.Insights/diagnosticSettings/read" in actions
+    assert "Microsoft.DBforMySQL/flexibleServers/providers/Microsoft.Insights/diagnosticSettings/read" in actions
+    assert set(READ_ACTION_ALIASES) <= set(READ_ACTIONS), "an alias of a read the code does not make"
