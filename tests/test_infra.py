@@ -277,11 +277,27 @@ def test_app_insights_takes_entra_tokens_only() -> None:
     assert body(publisher)["scope"] == "appInsights"
 
 
-def test_teams_webhook_setting_is_a_key_vault_reference() -> None:
-    match = re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{(\w+)\}\)", app_settings()["DRIFT_TEAMS_WEBHOOK_URL"])
+def test_teams_webhook_setting_is_a_key_vault_reference_set_only_when_the_secret_exists() -> None:
+    setting = app_settings()["DRIFT_TEAMS_WEBHOOK_URL"]["operator"]
+    assert setting["type"] == "conditional"
+    operands = setting["operands"]
+    match = re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{(\w+)\}\)", operands["false_value"])
     assert match, "DRIFT_TEAMS_WEBHOOK_URL must be a Key Vault reference"
-    passed = bicep("main.bicep")["modules"]["functionApp"]["config"]["params"][match.group(1)]
-    assert passed["operator"]["operands"]["operand_1"] == "keyVault"
+    assert operands["condition"] == {"function": {"type": "empty", "parameters": {"item_to_test": match.group(1)}}}
+    assert operands["true_value"] == "", "no secret, no reference: the app would get the literal reference"
+
+    main = bicep("main.bicep")
+    passed = main["modules"]["functionApp"]["config"]["params"][match.group(1)]["operator"]
+    assert passed["type"] == "conditional" and passed["operands"]["false_value"] == ""
+    assert passed["operands"]["condition"] == "teamsWebhookConfigured"
+    assert passed["operands"]["true_value"]["operator"]["operands"]["operand_1"] == "keyVault"
+    configured = main["variables"]["teamsWebhookConfigured"]["value"]["operator"]
+    assert configured["type"] == "or" and configured["operands"]["operand_1"] == "teamsWebhookSecretExists"
+    assert main["parameters"]["teamsWebhookSecretExists"]["default"] is False
+    # azd stores outputs in the environment: once written, the next provision knows the secret exists.
+    assert main["outputs"]["DRIFT_TEAMS_WEBHOOK_SECRET_EXISTS"]["value"] == "teamsWebhookConfigured"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["teamsWebhookSecretExists"]["value"] == "${DRIFT_TEAMS_WEBHOOK_SECRET_EXISTS=false}"
     assert bicep("modules/keyvault.bicep")["outputs"]["teamsWebhookSecretUri"]["value"] == (
         "${vault.properties.vaultUri}secrets/${secretName}")
 
@@ -296,7 +312,11 @@ def test_webhook_url_goes_only_into_the_key_vault_secret() -> None:
     main = bicep("main.bicep")
     assert {"type": "secure"} in main["parameters"]["teamsWebhookUrl"]["decorators"]
     used = references({k: v for k, v in main.items() if k != "parameters"}, "teamsWebhookUrl")
-    assert used == [("modules", "keyVault", "config", "params", "teamsWebhookUrl")]
+    into_vault = ("modules", "keyVault", "config", "params", "teamsWebhookUrl")
+    assert into_vault in used
+    emptiness = [path for path in used if path != into_vault]
+    assert all(path[-3:] == ("function", "parameters", "item_to_test") and path[-4] == "bool_value"
+               for path in emptiness), f"the URL is only passed to the vault or tested for emptiness: {emptiness}"
 
     vault = bicep("modules/keyvault.bicep")
     assert {"type": "secure"} in vault["parameters"]["teamsWebhookUrl"]["decorators"]
@@ -490,3 +510,47 @@ def test_the_role_reads_diagnostic_settings_under_both_published_names() -> None
     assert "Microsoft.Insights/diagnosticSettings/read" in actions
     assert "Microsoft.DBforMySQL/flexibleServers/providers/Microsoft.Insights/diagnosticSettings/read" in actions
     assert set(READ_ACTION_ALIASES) <= set(READ_ACTIONS), "an alias of a read the code does not make"
+
+
+def test_the_custom_role_name_is_unique_per_deployment_subscription() -> None:
+    """Role names are unique in a tenant: the same environment name in a second subscription must not collide."""
+    main = bicep("main.bicep")
+    _, role = one_resource("main.bicep", "Microsoft.Authorization/roleDefinitions")
+    assert "${resourceToken}" in body(role)["properties"]["roleName"]
+    token = main["variables"]["resourceToken"]["value"]["function"]
+    assert token["type"] == "to_lower"
+    unique = token["parameters"]["string_to_change"]["function"]
+    assert unique["type"] == "unique_string"
+    assert unique["parameters"]["base_string"]["operator"]["operands"]["operand_1"]["function"]["type"] == (
+        "subscription")
+
+
+def bicep_type(provider: str, name: str) -> dict[str, Any]:
+    """An ObjectType of the official Bicep type definitions (`shared/fixtures/bicep-types`)."""
+    from tests.conftest import FIXTURES
+
+    [path] = (FIXTURES / "bicep-types" / provider).glob("*/types.json")
+    return next(t for t in json.loads(path.read_text()) if t.get("name") == name)
+
+
+def test_always_ready_instances_reach_scale_and_concurrency_as_the_bicep_types_define_it() -> None:
+    main = bicep("main.bicep")
+    assert main["parameters"]["alwaysReadyInstances"]["default"] == 0
+    assert {"type": "min_value", "argument": 0} in main["parameters"]["alwaysReadyInstances"]["decorators"]
+    assert main["modules"]["functionApp"]["config"]["params"]["alwaysReadyInstances"] == "alwaysReadyInstances"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["alwaysReadyInstances"]["value"] == "${DRIFT_ALWAYS_READY_INSTANCES=0}"
+
+    function = bicep("modules/function.bicep")
+    _, app = one_resource("modules/function.bicep", "Microsoft.Web/sites")
+    scale = body(app)["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+    assert set(scale) <= set(bicep_type("Microsoft.Web", "FunctionsScaleAndConcurrency")["properties"])
+    always = scale["alwaysReady"]["operator"]
+    assert always["type"] == "conditional" and always["operands"]["false_value"] == []
+    assert always["operands"]["condition"]["operator"]["operands"] == {
+        "operand_1": "alwaysReadyInstances", "operand_2": 0}
+    [entry] = always["operands"]["true_value"]
+    assert set(entry) == set(bicep_type("Microsoft.Web", "FunctionsAlwaysReadyConfig")["properties"])
+    assert entry == {"name": "alwaysReadyName", "instanceCount": "alwaysReadyInstances"}
+    trigger = bicep("eventgrid.bicep")["parameters"]["functionName"]["default"]
+    assert function["parameters"]["alwaysReadyName"]["default"] == f"function:{trigger}"
