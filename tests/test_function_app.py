@@ -125,7 +125,7 @@ def test_an_unresolved_key_vault_reference_is_refused_at_start_up_with_one_line_
 
 
 @pytest.mark.parametrize("value", [KEY_VAULT_LITERAL, "http://contoso.example/hook", "prod-webhook.example.com/x",
-                                   "https://"])
+                                   "https://?x=1"])
 def test_the_first_invocation_refuses_a_webhook_that_is_not_an_https_url(
     value: str, app_settings: Settings, arm: ArmStandIn, teams: TeamsReceiver, sdk: Any, server_name: str,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
