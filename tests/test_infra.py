@@ -554,3 +554,6 @@ def test_always_ready_instances_reach_scale_and_concurrency_as_the_bicep_types_d
     assert entry == {"name": "alwaysReadyName", "instanceCount": "alwaysReadyInstances"}
     trigger = bicep("eventgrid.bicep")["parameters"]["functionName"]["default"]
     assert function["parameters"]["alwaysReadyName"]["default"] == f"function:{trigger}"
+
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    assert "DRIFT_ALWAYS_READY_INSTANCES" in deploy and "always-ready baseline" in deploy, "say what it costs"

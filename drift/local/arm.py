@@ -3,7 +3,7 @@
 What it serves (HTTPS on loopback, in-memory state, one lock):
 
 * ``Microsoft.DBforMySQL/flexibleServers`` api-version 2024-12-30: servers (list/get/put/patch/
-  delete, restart/start/stop), firewall rules, configurations (+ ``updateConfigurations`` batch),
+  delete, restart/start/stop, detachVNet), firewall rules, configurations (+ ``updateConfigurations`` batch),
   Entra administrators, private endpoint connections, Advanced Threat Protection settings.
 * ``Microsoft.Insights/diagnosticSettings`` api-version 2021-05-01-preview on a server.
 * One Event Grid event (Event Grid schema, system topic of the subscription) for every successful
