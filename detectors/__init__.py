@@ -247,10 +247,15 @@ def running_aware(state: Callable[[Any], Any], issues: Issues, describe: Callabl
 
     def judge(before: Any, after: Any, ctx: Context) -> Judgement | None:
         judgement = compare(before, after, ctx)
-        if pending_restart(after) and judgement is not None and judgement.verdict == Verdict.CHANGED:
+        if judgement is None or judgement.verdict != Verdict.CHANGED:
+            return judgement
+        if pending_restart(after):
             return Judgement(Verdict.CHANGED, Severity.INFO,
                              f"set to {describe(after['value'])}, not in force yet: the server still runs "
                              f"{describe(after['running'])}")
+        if pending_restart(before):
+            return Judgement(Verdict.CHANGED, Severity.INFO,
+                             f"now in force after a restart: the server runs {describe(after)}")
         return judgement
 
     return both, both_issues, judge, describe_both

@@ -147,6 +147,7 @@ def test_a_tls_weakening_pending_restart_is_alerted_as_pending_and_the_restart_a
     deliver(engine, arm)
     latest = history(engine, server_name)[0]
     assert (latest.verdict, latest.after) == ("changed", "TLSV1.2,TLSV1.3"), "now running what was alerted"
+    assert latest.why == "now in force after a restart: the server runs TLSV1.2,TLSV1.3"
     assert len(teams.messages()) == 1
 
 
