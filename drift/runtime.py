@@ -28,7 +28,7 @@ def check_settings() -> str | None:
     """
     try:
         Settings.from_env().validate()
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:  # ValueError: a number setting that is not a number
         log.error("configuration refused: %s", exc)
         return str(exc)
     return None

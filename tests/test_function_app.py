@@ -124,6 +124,19 @@ def test_an_unresolved_key_vault_reference_is_refused_at_start_up_with_one_line_
     assert "kv-abc" not in out.stderr, "the setting's value is never logged"
 
 
+def test_a_malformed_number_setting_does_not_stop_the_app_from_starting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DRIFT_NOTIFIERS": "console", "DRIFT_ALERTS_PER_MINUTE": "twenty",
+           "DRIFT_STORAGE_TABLE_ENDPOINT": "https://st.table.core.windows.net"}
+    out = subprocess.run([sys.executable, "-c", "import function_app; print(len(function_app.app.get_functions()))"],
+                         capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "5", "every function is still indexed"
+    assert "configuration refused" in out.stderr and "twenty" in out.stderr
+
+
 @pytest.mark.parametrize("value", [KEY_VAULT_LITERAL, "http://contoso.example/hook", "prod-webhook.example.com/x",
                                    "https://?x=1"])
 def test_the_first_invocation_refuses_a_webhook_that_is_not_an_https_url(
