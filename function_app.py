@@ -7,6 +7,7 @@ import azure.functions as func
 from drift import runtime
 
 app = func.FunctionApp()
+runtime.check_settings()  # a broken setting (e.g. an unresolved Key Vault reference) says so at start-up
 
 
 @app.event_grid_trigger(arg_name="event")

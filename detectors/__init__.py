@@ -81,6 +81,7 @@ class Detector:
     issues: Issues
     judge: Judge
     describe: Callable[[Any], str]
+    static: bool = False  # a server parameter that takes effect only when the server restarts
 
     def first_seen(self, state: Any, ctx: Context) -> Judgement | None:
         """A finding when a state seen for the first time already falls short, else None."""
@@ -126,14 +127,26 @@ def detector(
     state: Callable[[Any], Any],
     describe: Callable[[Any], str],
     judge: Judge | None = None,
+    static: bool = False,
 ) -> Callable[[Issues], Issues]:
-    """Register the decorated `issues(state, ctx)` function as the detector of `setting`."""
+    """Register the decorated `issues(state, ctx)` function as the detector of `setting`.
+
+    `static` marks a server parameter whose stored value runs only after a restart: its state is
+    then judged by what the server runs as well as by what it will run (see `running_aware`).
+    """
 
     def register(issues: Issues) -> Issues:
         if setting in _REGISTRY:
             raise ValueError(f"two detectors for setting {setting!r}")
-        _REGISTRY[setting] = Detector(setting, reads, title, control, severity_rules, remediation, command,
-                                      doc_url, state, issues, judge or compare_issues(issues), describe)
+        if static:
+            if judge is not None:
+                raise ValueError(f"{setting}: a static parameter is judged by its issues, not a judge of its own")
+            found = Detector(setting, reads, title, control, severity_rules, remediation, command, doc_url,
+                             *running_aware(state, issues, describe), static=True)
+        else:
+            found = Detector(setting, reads, title, control, severity_rules, remediation, command, doc_url,
+                             state, issues, judge or compare_issues(issues), describe)
+        _REGISTRY[setting] = found
         return issues
 
     return register
@@ -166,11 +179,11 @@ def all_reads() -> list[str]:
     return reads_of(all_detectors())
 
 
-def tracked_parameters() -> list[str]:
-    """Server parameters some detector watches, e.g. `tls_version`."""
+def tracked_parameters(*, static: bool = False) -> list[str]:
+    """Server parameters some detector watches, e.g. `tls_version` (`static`: only those a restart applies)."""
     _load()
     return sorted({d.reads[len(CONFIGURATION_PREFIX):] for d in _REGISTRY.values()
-                   if d.reads.startswith(CONFIGURATION_PREFIX)})
+                   if d.reads.startswith(CONFIGURATION_PREFIX) and (d.static or not static)})
 
 
 def reads_of(detectors: Iterable[Detector]) -> list[str]:
@@ -193,3 +206,58 @@ def server_properties(server: dict[str, Any] | None) -> dict[str, Any]:
 def capitalized(value: Any) -> str | None:
     """ARM enums come in any case: `enabled`, `Enabled`, `ENABLED`."""
     return value[:1].upper() + value[1:].lower() if isinstance(value, str) and value else None
+
+
+def pending_restart(state: Any) -> bool:
+    """A static parameter's state whose stored value differs from the one the server runs."""
+    return isinstance(state, dict) and set(state) == {"value", "running"}
+
+
+def running_aware(state: Callable[[Any], Any], issues: Issues, describe: Callable[[Any], str]
+                  ) -> tuple[Callable[[Any], Any], Issues, Judge, Callable[[Any], str]]:
+    """State, issues, judge and describe of a static parameter, judged by the running value too.
+
+    A configuration read carries `value` (stored) and `currentValue` (running). Until a restart
+    they differ, and the server is as weak as the weaker of the two: it runs one now and will run
+    the other. So the state is `{"value": stored, "running": running}` while they differ, and its
+    issues are those of both. A fix not yet applied brings no strengthening (the restart that
+    applies it does); a weakening not yet applied is still one.
+    """
+
+    def both(config: Any) -> Any:
+        stored = state(config)
+        running_value = ((config or {}).get("properties") or {}).get("currentValue")
+        if not isinstance(running_value, str) or not running_value.strip():
+            return stored
+        running = state({"properties": {"value": running_value}})
+        return stored if running == stored else {"value": stored, "running": running}
+
+    def both_issues(current: Any, ctx: Context) -> list[Issue]:
+        if not pending_restart(current):
+            return issues(current, ctx)
+        found = {i.key: i for i in issues(current["running"], ctx)}
+        for issue in issues(current["value"], ctx):
+            found.setdefault(issue.key, issue)
+        return list(found.values())
+
+    def describe_both(current: Any) -> str:
+        if not pending_restart(current):
+            return describe(current)
+        return f"{describe(current['value'])} (running {describe(current['running'])} until restart)"
+
+    compare = compare_issues(both_issues)
+
+    def judge(before: Any, after: Any, ctx: Context) -> Judgement | None:
+        judgement = compare(before, after, ctx)
+        if judgement is None or judgement.verdict != Verdict.CHANGED:
+            return judgement
+        if pending_restart(after):
+            return Judgement(Verdict.CHANGED, Severity.INFO,
+                             f"set to {describe(after['value'])}, not in force yet: the server still runs "
+                             f"{describe(after['running'])}")
+        if pending_restart(before):
+            return Judgement(Verdict.CHANGED, Severity.INFO,
+                             f"now in force after a restart: the server runs {describe(after)}")
+        return judgement
+
+    return both, both_issues, judge, describe_both

@@ -35,6 +35,7 @@ def tls_versions(value: str | None) -> list[str]:
     doc_url=LEARN + "concepts-networking-ssl-tls",
     state=parameter_value,
     describe=lambda s: s or "not set",
+    static=True,
 )
 def tls_version_issues(state: str | None, ctx: Context) -> list[Issue]:
     tokens = tls_versions(state)

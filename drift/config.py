@@ -33,12 +33,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_ARM = "https://management.azure.com"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class ConfigError(ValueError):
     """The configuration is incomplete or contradictory."""
+
+
+def webhook_problem(url: str) -> str | None:
+    """What makes a webhook setting unusable, without repeating it (it is a secret); None when it is fine.
+
+    An app setting whose Key Vault reference cannot be resolved reaches the app as the literal
+    `@Microsoft.KeyVault(...)`: every post would fail, and every alert would wait for ever.
+    Plain http is accepted on loopback only (the local stack's receivers).
+    """
+    value = url.strip()
+    if value.lower().startswith("@microsoft.keyvault"):
+        return ("is an unresolved Key Vault reference (the secret does not exist, or the app's identity may not "
+                "read it)")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return "is not an https:// URL"
+    if parts.scheme.lower() == "https" and host:
+        return None
+    if parts.scheme.lower() == "http" and host in LOOPBACK:
+        return None
+    return "is not an https:// URL"
 
 
 @dataclass
@@ -131,6 +156,9 @@ class Settings:
                               "(managed identity)")
         if "teams" in self.notifiers and not self.teams_webhook_url:
             raise ConfigError("notifier 'teams' needs DRIFT_TEAMS_WEBHOOK_URL")
+        problem = webhook_problem(self.teams_webhook_url or "") if "teams" in self.notifiers else None
+        if problem:
+            raise ConfigError(f"DRIFT_TEAMS_WEBHOOK_URL {problem}: no Teams alert can be sent, so none is accepted")
         if "mail" in self.notifiers and not (self.mail_sender and self.mail_to):
             raise ConfigError("notifier 'mail' needs DRIFT_MAIL_SENDER and DRIFT_MAIL_TO")
         if "channel" in self.notifiers and (not self.teams_channel or self.teams_channel.count("/") != 1):

@@ -8,13 +8,14 @@ from __future__ import annotations
 import detectors
 from drift.armid import mysql_server_ref
 from drift.policy import Desired
-from drift.readers import READ_ACTIONS
+from drift.readers import READ_ACTION_ALIASES, READ_ACTIONS
 from drift.routing import ROUTES
 
 _SAMPLE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.DBforMySQL/flexibleServers/srv"
 _CHILD = {"": "", "firewallrules": "/firewallRules/r", "configurations": "/configurations/{p}",
           "administrators": "/administrators/ActiveDirectory",
           "privateendpointconnections": "/privateEndpointConnections/p",
+          "privateendpointconnectionproxies": "/privateEndpointConnectionProxies/p",
           "advancedthreatprotectionsettings": "/advancedThreatProtectionSettings/Default",
           "microsoft.insights/diagnosticsettings": "/providers/Microsoft.Insights/diagnosticSettings/d"}
 READS = {"server": "get server", "firewall_rules": "list firewall rules", "configuration": "get parameter",
@@ -59,7 +60,8 @@ def settings_table() -> str:
             continue
         kind, _, parameter = d.reads.partition("/")
         read = READS[kind] + (f" `{parameter}`" if parameter else "")
-        rows.append(f"| {d.title} (`{d.setting}`) | {_triggers(d)} | {read} (`{READ_ACTIONS[kind]}`) | "
+        actions = " or ".join(f"`{a}`" for a in (READ_ACTIONS[kind], *READ_ACTION_ALIASES.get(kind, ())))
+        rows.append(f"| {d.title} (`{d.setting}`) | {_triggers(d)} | {read} ({actions}) | "
                     f"{DESIRED[d.setting]} | {d.severity_rules} | {d.control} |")
     return "\n".join([BEGIN, *rows, END])
 

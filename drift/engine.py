@@ -44,7 +44,7 @@ from drift.model import AlertStatus, HistoryRecord, Judgement, Severity, Verdict
 from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
 from drift.policy import Policy
 from drift.principals import PrincipalNames
-from drift.readers import ServerGone, deadline
+from drift.readers import ServerGone, deadline, unsettled
 from drift.rechecks import RecheckQueue
 from drift.routing import Plan
 from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate
@@ -72,6 +72,7 @@ class Outcome:
     detail: str = ""
     server_state: str | None = None
     pending_restart: set[str] = field(default_factory=set)
+    in_flight: str | None = None  # a sub-resource still provisioning, e.g. "Defender setting Updating"
 
 
 def shell_quote(value: str) -> str:
@@ -379,6 +380,8 @@ class DriftEngine:
             properties = (data or {}).get("properties") or {} if isinstance(data, dict) else {}
             if read == "server":
                 outcome.server_state = properties.get("state")
+            elif (provisioning := unsettled(read, data)) is not None:
+                outcome.in_flight = provisioning
             for detector in detectors.watching(read):
                 states[detector.setting] = detector.state(data)
                 if str(properties.get("isConfigPendingRestart", "")).lower() == "true":
@@ -386,19 +389,21 @@ class DriftEngine:
         return states
 
     def _defer(self, plan: Plan, outcome: Outcome, attempt: int) -> bool:
-        """Put the event back for later when the server is mid-update; True when it was deferred."""
+        """Put the event back for later when the server or a sub-resource is mid-update; True when deferred."""
         state = (outcome.server_state or "ready").lower()
-        if state in IN_FLIGHT_OK or self.rechecks is None or plan.event.kind == "Reconcile":
+        busy = outcome.server_state if state not in IN_FLIGHT_OK else outcome.in_flight
+        if busy is None or self.rechecks is None or plan.event.kind == "Reconcile":
             return False
         if attempt >= len(self.recheck_delays):
             log.warning("event %s: %s still %s after %d re-checks; judging what it shows now", plan.event.id,
-                        plan.server.server_id, outcome.server_state, attempt)
+                        plan.server.server_id, busy, attempt)
             return False
         delay = self.recheck_delays[attempt]
         self.rechecks.defer(plan.event.raw, attempt + 1, delay)
         log.info("event %s: %s is %s; re-check %d in %.0fs", plan.event.id, plan.server.server_id,
-                 outcome.server_state, attempt + 1, delay)
-        outcome.status, outcome.detail = "deferred", f"server {outcome.server_state}; re-check {attempt + 1} queued"
+                 busy, attempt + 1, delay)
+        what = f"server {busy}" if busy == outcome.server_state else busy
+        outcome.status, outcome.detail = "deferred", f"{what}; re-check {attempt + 1} queued"
         return True
 
     def _change(self, event: ArmEvent, ref: ServerRef, setting: str, state: Any, baseline: Baseline | None,

@@ -38,6 +38,18 @@ READ_ACTIONS: dict[str, str] = {
     "threat_protection": "Microsoft.DBforMySQL/flexibleServers/advancedThreatProtectionSettings/read",
     "diagnostic_settings": "Microsoft.Insights/diagnosticSettings/read",
 }
+# The same read under another published name: the provider also lists diagnostic settings on a
+# server as `flexibleServers/providers/Microsoft.Insights/diagnosticSettings/read`, and which of
+# the two ARM checks is not documented, so the role carries both.
+READ_ACTION_ALIASES: dict[str, tuple[str, ...]] = {
+    "diagnostic_settings": (
+        "Microsoft.DBforMySQL/flexibleServers/providers/Microsoft.Insights/diagnosticSettings/read",),
+}
+
+
+def role_actions() -> list[str]:
+    """Every action the reader role needs: one per read, and the aliases of a read."""
+    return sorted({*READ_ACTIONS.values(), *(a for aliases in READ_ACTION_ALIASES.values() for a in aliases)})
 
 
 class ServerGone(Exception):
@@ -95,6 +107,30 @@ def _retry_policy(retry_total: int, request_budget: float) -> Any:
             super().sleep(settings, transport, response)
 
     return BudgetedRetryPolicy(retry_total=retry_total)
+
+
+# Provisioning states of a sub-resource whose settings can be trusted. The spec's enums say
+# `Succeeded`; the official private endpoint connection example says `Ready`.
+SETTLED = {"succeeded", "ready"}
+
+
+def unsettled(read: str, data: Any) -> str | None:
+    """What in a read's result is still being provisioned (not yet showing the write), or None.
+
+    Defender settings and private endpoint connections carry a `provisioningState`; while it is
+    anything but settled, a re-read later is worth more than a judgement now.
+    """
+    if read == "threat_protection":
+        items = [("Defender setting", data)]
+    elif read == "private_endpoints":
+        items = [(f"private endpoint connection {c.get('name')}", c) for c in data or [] if isinstance(c, dict)]
+    else:
+        return None
+    for what, item in items:
+        state = ((item or {}).get("properties") or {}).get("provisioningState")
+        if isinstance(state, str) and state.lower() not in SETTLED:
+            return f"{what} {state}"
+    return None
 
 
 class TokenBucket:

@@ -73,7 +73,9 @@ def _reviewed(engine: DriftEngine, ref: ServerRef, setting: str | None, alert: s
 
 
 def _same(shown: str, now: str) -> bool:
-    return " ".join(shown.split()).casefold() == " ".join(now.split()).casefold()
+    """The state as reviewed is the state now (a static parameter's value may still await its restart)."""
+    shown, now = " ".join(shown.split()).casefold(), " ".join(now.split()).casefold()
+    return now == shown or now.startswith(f"{shown} (running ")
 
 
 def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: str | None = None,

@@ -57,6 +57,11 @@ def _all_parameters(_ref: ServerRef) -> list[str]:
     return [f"{detectors.CONFIGURATION_PREFIX}{p}" for p in detectors.tracked_parameters()]
 
 
+def _static_parameters(_ref: ServerRef) -> list[str]:
+    """A restart is what makes a static parameter's stored value the running one."""
+    return [f"{detectors.CONFIGURATION_PREFIX}{p}" for p in detectors.tracked_parameters(static=True)]
+
+
 MYSQL = "Microsoft.DBforMySQL/flexibleServers"
 WRITE, DELETE, ACTION = "Write", "Delete", "Action"
 
@@ -64,6 +69,9 @@ ROUTES: tuple[Route, ...] = (
     Route("", frozenset({WRITE}), (f"{MYSQL}/write",), _fixed("server")),
     Route("", frozenset({DELETE}), (f"{MYSQL}/delete",), _fixed(SERVER_DELETED)),
     Route("", frozenset({ACTION}), (f"{MYSQL}/updateConfigurations/action",), _all_parameters),
+    Route("", frozenset({ACTION}), (f"{MYSQL}/restart/action",), _static_parameters),
+    # POST detachVNet: the server leaves its subnet, and the body may switch public access on.
+    Route("", frozenset({ACTION}), (f"{MYSQL}/detachVNet/action",), _fixed("server")),
     Route("firewallrules", frozenset({WRITE, DELETE}),
           (f"{MYSQL}/firewallRules/write", f"{MYSQL}/firewallRules/delete"), _fixed("firewall_rules")),
     Route("configurations", frozenset({WRITE}), (f"{MYSQL}/configurations/write",), _one_parameter),
@@ -72,10 +80,17 @@ ROUTES: tuple[Route, ...] = (
     Route("privateendpointconnections", frozenset({WRITE, DELETE}),
           (f"{MYSQL}/privateEndpointConnections/write", f"{MYSQL}/privateEndpointConnections/delete"),
           _fixed("private_endpoints")),
+    # Private endpoints in another subscription reach the server through its connection proxies.
+    Route("privateendpointconnectionproxies", frozenset({WRITE, DELETE}),
+          (f"{MYSQL}/privateEndpointConnectionProxies/write", f"{MYSQL}/privateEndpointConnectionProxies/delete"),
+          _fixed("private_endpoints")),
     Route("advancedthreatprotectionsettings", frozenset({WRITE}),
           (f"{MYSQL}/advancedThreatProtectionSettings/write",), _fixed("threat_protection")),
+    # Which of the two names `operationName` carries is not documented: both are handled.
     Route(DIAGNOSTIC_SETTINGS, frozenset({WRITE, DELETE}),
-          ("Microsoft.Insights/diagnosticSettings/write", "Microsoft.Insights/diagnosticSettings/delete"),
+          ("Microsoft.Insights/diagnosticSettings/write", "Microsoft.Insights/diagnosticSettings/delete",
+           f"{MYSQL}/providers/Microsoft.Insights/diagnosticSettings/write",
+           f"{MYSQL}/providers/Microsoft.Insights/diagnosticSettings/delete"),
           _fixed("diagnostic_settings")),
 )
 

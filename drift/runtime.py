@@ -7,7 +7,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from drift.config import Settings
+from drift.config import ConfigError, Settings
 from drift.engine import DriftEngine, Notifier
 from drift.policy import load_policy
 from drift.principals import PrincipalNames
@@ -15,8 +15,23 @@ from drift.readers import ArmReader
 from drift.rechecks import RecheckQueue
 from drift.store import BaselineStore
 
+log = logging.getLogger(__name__)
 _engine: DriftEngine | None = None
 _lock = threading.Lock()
+
+
+def check_settings() -> str | None:
+    """At start-up: one error line naming the setting that is wrong (never its value); None when all is well.
+
+    The app still starts (its functions must be indexed), and the first invocation refuses with the
+    same message, so a broken setting shows at once rather than as alerts pending for ever.
+    """
+    try:
+        Settings.from_env().validate()
+    except (ConfigError, ValueError) as exc:  # ValueError: a number setting that is not a number
+        log.error("configuration refused: %s", exc)
+        return str(exc)
+    return None
 
 
 def _credential(settings: Settings) -> Any:
@@ -103,7 +118,11 @@ def engine() -> DriftEngine:
         if _engine is None:
             # azure-core logs every request and response at INFO: that is Application Insights cost, not signal.
             logging.getLogger("azure").setLevel(logging.WARNING)
-            _engine = build_engine(Settings.from_env())
+            try:
+                _engine = build_engine(Settings.from_env())
+            except ConfigError as exc:
+                log.error("configuration refused: %s", exc)
+                raise
         return _engine
 
 

@@ -5,8 +5,8 @@
 
 * `handled-operations.json`: every `data.operationName` the router handles
   (`drift.routing.handled_operations()`), the values of the Event Grid subscription's `StringIn` filter.
-* `reader-role-actions.json`: the ARM read actions the code performs (`drift.readers.READ_ACTIONS`),
-  the actions of the "MySQL Drift Reader" custom role, and nothing else.
+* `reader-role-actions.json`: the ARM read actions the code performs (`drift.readers.role_actions()`:
+  `READ_ACTIONS` and their aliases), the actions of the "MySQL Drift Reader" custom role, and nothing else.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ def handled_operations() -> list[str]:
 
 
 def reader_role_actions() -> list[str]:
-    from drift.readers import READ_ACTIONS
+    from drift.readers import role_actions
 
-    return sorted(set(READ_ACTIONS.values()))
+    return role_actions()
 
 
 GENERATED: dict[str, Callable[[], list[str]]] = {

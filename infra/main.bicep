@@ -28,6 +28,9 @@ param mailRecipient string = ''
 @description('Teams Workflows webhook URL. Written only to the Key Vault secret; empty keeps the secret as it is.')
 param teamsWebhookUrl string = ''
 
+@description('Whether the Key Vault already holds the webhook secret (azd keeps this template\'s output of the same name).')
+param teamsWebhookSecretExists bool = false
+
 @description('Policy file inside the deployed app (DRIFT_POLICY_FILE), e.g. policy.toml; empty: built-in defaults.')
 param policyFile string = ''
 
@@ -48,6 +51,10 @@ param tableName string = 'mysqldrift'
 @description('Flex Consumption instance memory; GB-s are billed on it.')
 param instanceMemoryMB int = 2048
 
+@minValue(0)
+@description('Always-ready instances of the Event Grid function: no cold start, billed while idle (docs/deploy.md).')
+param alwaysReadyInstances int = 0
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -57,6 +64,9 @@ var watchedScopes = [for id in watchedSubscriptionIds: '/subscriptions/${id}']
 var deploymentContainerName = 'app-package-${resourceToken}'
 var deadLetterContainerName = 'eventgrid-deadletter'
 var readerActions = loadJsonContent('reader-role-actions.json')
+// An app setting that names a secret the vault does not hold reaches the app as the literal
+// `@Microsoft.KeyVault(...)`: set the reference only once the secret exists (or is written now).
+var teamsWebhookConfigured = teamsWebhookSecretExists || !empty(teamsWebhookUrl)
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -126,9 +136,10 @@ module functionApp 'modules/function.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     instanceMemoryMB: instanceMemoryMB
+    alwaysReadyInstances: alwaysReadyInstances
     tableName: tableName
     notifiers: notifiers
-    teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
+    teamsWebhookSecretUri: teamsWebhookConfigured ? keyVault.outputs.teamsWebhookSecretUri : ''
     mailSender: mailSender
     mailRecipient: mailRecipient
     policyFile: policyFile
@@ -138,13 +149,14 @@ module functionApp 'modules/function.bicep' = {
   }
 }
 
-// Exactly the ARM reads the code makes (generated from drift.readers.READ_ACTIONS). A custom role
-// is one tenant-wide object; the deployment subscription is listed among its assignable scopes
-// because that is where it is defined.
+// Exactly the ARM reads the code makes (generated from drift.readers.role_actions()). A custom role
+// is one tenant-wide object whose name must be unique in the tenant: it carries the resource token,
+// so the same environment name deployed in another subscription gets a role of its own. The
+// deployment subscription is listed among its assignable scopes because that is where it is defined.
 resource readerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, environmentName, 'mysql-drift-reader')
   properties: {
-    roleName: 'MySQL Drift Reader (${environmentName})'
+    roleName: 'MySQL Drift Reader (${environmentName}-${resourceToken})'
     description: 'Reads the MySQL flexible server settings that mysql-drift watches. No write, delete or action.'
     type: 'CustomRole'
     permissions: [
@@ -180,3 +192,5 @@ output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output DRIFT_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output DRIFT_WATCHED_SUBSCRIPTIONS string = join(watchedSubscriptionIds, ',')
 output DRIFT_READER_ROLE_ID string = readerRole.name
+output DRIFT_READER_ROLE_NAME string = readerRole.properties.roleName
+output DRIFT_TEAMS_WEBHOOK_SECRET_EXISTS bool = teamsWebhookConfigured

@@ -8,6 +8,7 @@ appears in a log line or an exception message.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import detectors
@@ -20,6 +21,9 @@ SEVERITY_COLOR = {"critical": "Attention", "high": "Attention", "medium": "Warni
                   "info": "Default"}
 PORTAL = "https://portal.azure.com/#resource"
 MAX_LISTED = 25  # records listed on one card; the rest are counted
+# The Workflows webhook refuses messages over about 28 KB ("Request Entity too large"): a card lists
+# the records that fit under this, with a margin, and counts the rest.
+MAX_MESSAGE_BYTES = 24_000
 
 
 def _heading(text: str, severity: str) -> dict[str, Any]:
@@ -89,7 +93,31 @@ def _record_item(record: HistoryRecord, with_server: bool) -> dict[str, Any]:
     ]}
 
 
-def _list_body(alert: Alert) -> list[dict[str, Any]]:
+def serialized_size(payload: Any) -> int:
+    """Bytes of a payload as it is posted (JSON with ASCII escapes, the default of every HTTP client here)."""
+    return len(json.dumps(payload).encode())
+
+
+def _more(hidden: int) -> dict[str, Any]:
+    return {"type": "TextBlock", "wrap": True, "isSubtle": True,
+            "text": f"… and {hidden} more: run `mysql-drift history --verdict weakened`"}
+
+
+def _fitting(head: list[dict[str, Any]], items: list[dict[str, Any]], total: int,
+             actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As many listed records as keep the message under MAX_MESSAGE_BYTES, then "and N more"."""
+    base = serialized_size(_message(_card([*head, _more(total)], actions)))
+    budget, listed = MAX_MESSAGE_BYTES - base, []
+    for item in items:
+        budget -= serialized_size(item) + 2  # ", " between list items
+        if budget < 0:
+            break
+        listed.append(item)
+    hidden = total - len(listed)
+    return [*head, *listed, *([_more(hidden)] if hidden else [])]
+
+
+def _list_body(alert: Alert, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     first, count = alert.records[0], len(alert.records)
     servers = sorted({r.server for r in alert.records})
     severity = alert.severity.value
@@ -107,30 +135,33 @@ def _list_body(alert: Alert) -> list[dict[str, Any]]:
                  ("Servers", ", ".join(servers)), ("Changed by", ", ".join(people)),
                  ("From", min(r.event_time or "" for r in alert.records)),
                  ("To", max(r.event_time or "" for r in alert.records))]
-    body = [_heading(heading, severity), _facts(facts)]
-    body += [_record_item(r, len(servers) > 1) for r in alert.records[:MAX_LISTED]]
-    if count > MAX_LISTED:
-        body.append({"type": "TextBlock", "wrap": True, "isSubtle": True,
-                     "text": f"… and {count - MAX_LISTED} more: run `mysql-drift history --verdict weakened`"})
-    return body
+    items = [_record_item(r, len(servers) > 1) for r in alert.records[:MAX_LISTED]]
+    return _fitting([_heading(heading, severity), _facts(facts)], items, count, actions)
+
+
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+            "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions}
 
 
 def adaptive_card(alert: Alert) -> dict[str, Any]:
-    body = _change_body(alert) if alert.kind == "change" else _list_body(alert)
     actions = [{"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": f"{PORTAL}{alert.server_id}"}]
     settings = sorted({r.setting for r in alert.records if r.setting != "server"})
     if len(settings) == 1:
         actions.append({"type": "Action.OpenUrl", "title": "How to fix",
                         "url": detectors.by_setting(settings[0]).doc_url})
-    return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-            "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions}
+    body = _change_body(alert) if alert.kind == "change" else _list_body(alert, actions)
+    return _card(body, actions)
+
+
+def _message(card: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
 
 
 def message(alert: Alert) -> dict[str, Any]:
-    """The envelope the Workflows webhook expects."""
-    return {"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-        "content": adaptive_card(alert)}]}
+    """The envelope the Workflows webhook expects, under MAX_MESSAGE_BYTES."""
+    return _message(adaptive_card(alert))
 
 
 class TeamsWebhookNotifier:

@@ -32,6 +32,14 @@ def set_parameter(sdk: Any, name: str, parameter: str, value: str) -> None:
     writes.set_parameter(sdk, GROUP, name, parameter, value)
 
 
+def restart(sdk: Any, name: str) -> None:
+    writes.restart(sdk, GROUP, name)
+
+
+def detach_vnet(sdk: Any, name: str, public_access: str = "Disabled") -> None:
+    writes.detach_vnet(sdk, GROUP, name, public_access)
+
+
 def batch_parameters(sdk: Any, name: str, values: dict[str, str]) -> None:
     writes.batch_parameters(sdk, GROUP, name, values)
 

@@ -5,7 +5,9 @@ renders), reports every parse warning and error, and screenshots it at 480 px. T
 `artifacts/cards/` for a human to look at. An inline 1.5 card with a `Table` proves the harness can fail:
 the renderer draws 1.5 happily, so the version is checked here too.
 
-Needs `/usr/bin/chromium` (Debian `chromium`) and `npm ci` in `tools/cardrender`; skipped otherwise.
+Needs `/usr/bin/chromium` (Debian `chromium`) and `npm ci` in `tools/cardrender`; the rendering tests are
+skipped otherwise. The size of every card's message, as posted, is measured with or without them: the
+Workflows webhook refuses messages over about 28 KB.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ import detectors
 from drift.armid import mysql_server_ref
 from drift.engine import remediation
 from drift.model import Alert, HistoryRecord
-from notifiers.teams import adaptive_card
+from notifiers.teams import MAX_MESSAGE_BYTES, adaptive_card, message, serialized_size
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "tools" / "cardrender"
@@ -44,7 +47,6 @@ def _missing() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=f"card render harness unavailable: {_missing()}")
 
 
 def _server_id(group: str, name: str) -> str:
@@ -129,11 +131,50 @@ def _digest() -> Alert:
     return Alert("digest", records, id="20251120T094200-digest")
 
 
-PROJECT_CARDS = {"change": _change, "posture": _posture, "group": _group, "digest": _digest}
+# The longest values the cards show (rule lists, claims, reasons), cut at the code's own limits only.
+LONG_LIST = ", ".join(f"rule_{n:03d}-[vpn] (10.{n}.0.0-10.{n}.255.255)" for n in range(60))
+LONG_WHY = "opens port 3306 to ranges wider than the policy allows: " + LONG_LIST
+LONG_COMMAND = " ; ".join(f"az mysql flexible-server firewall-rule delete -g rg -n srv --rule-name rule_{n:03d} --yes"
+                          for n in range(20))
+
+
+def _at_limits(record: HistoryRecord) -> HistoryRecord:
+    return replace(record, before=LONG_LIST, after=LONG_LIST + ", AllowAll (0.0.0.0-255.255.255.255)", why=LONG_WHY,
+                   remediation=LONG_COMMAND, changed_by=ADMIN, correlation_id="c0ffee00-1d2e-4f3a-8b4c-5d6e7f8a9b0c")
+
+
+def _posture_at_limits() -> Alert:
+    server = "mysql-orders-new"
+    records = [_at_limits(_record(server, d.setting, None, "x", "high", "x", group="rg-orders-dev"))
+               for d in detectors.all_detectors() if d.setting != "server_tags"]
+    return Alert("posture", records, id="20251120T094119-posture-at-limits")
+
+
+def _group_at_limits() -> Alert:
+    records = [_at_limits(_record(f"mysql-payments-{n:02d}", "firewall_rules", "x", "x", "critical", "x"))
+               for n in range(40)]
+    return Alert("group", records, id="20251120T094119-group-at-limits")
+
+
+def _digest_at_limits() -> Alert:
+    records = [_at_limits(_record(f"mysql-batch-{n:02d}", "tls_version", "x", "x", "medium", "x", event=f"e{n}"))
+               for n in range(60)]
+    return Alert("digest", records, id="20251120T094200-digest-at-limits")
+
+
+def _change_at_limits() -> Alert:
+    return Alert("change", [_at_limits(_change().records[0])], id="20251120T094119-change-at-limits")
+
+
+AT_LIMITS = {"change_at_limits": _change_at_limits, "posture_at_limits": _posture_at_limits,
+             "group_at_limits": _group_at_limits, "digest_at_limits": _digest_at_limits}
+PROJECT_CARDS = {"change": _change, "posture": _posture, "group": _group, "digest": _digest, **AT_LIMITS}
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    if _missing() is not None:
+        pytest.skip(f"card render harness unavailable: {_missing()}")
     cards_dir, out_dir = tmp_path_factory.mktemp("cards"), tmp_path_factory.mktemp("rendered")
     cards = {name: adaptive_card(build()) for name, build in PROJECT_CARDS.items()}
     cards["newer_table_1_5"] = _newer_card()
@@ -186,3 +227,42 @@ def test_harness_flags_a_card_teams_cannot_show(rendered: tuple[dict[str, Any], 
     assert any(w.startswith("UnknownElementType") and "Table" in w for w in entry["warnings"]), entry
     assert any(w.startswith("UnknownActionType") and "Action.Submit" in w for w in entry["warnings"]), entry
     assert any(e.startswith("UnsupportedCardVersion") for e in entry["errors"]), entry
+
+
+WORKFLOWS_LIMIT = 28_000  # bytes; "about 28 KB" (shared notes): MAX_MESSAGE_BYTES keeps a margin below it
+
+
+@pytest.mark.parametrize("kind", sorted(PROJECT_CARDS))
+def test_every_card_message_stays_under_the_workflows_webhook_limit(kind: str) -> None:
+    alert = PROJECT_CARDS[kind]()
+    size = serialized_size(message(alert))
+    assert size <= MAX_MESSAGE_BYTES < WORKFLOWS_LIMIT, f"{kind}: {size} bytes"
+
+
+@pytest.mark.parametrize("kind", ["posture_at_limits", "group_at_limits", "digest_at_limits"])
+def test_a_card_at_the_field_limits_lists_what_fits_and_counts_the_rest(kind: str) -> None:
+    alert = PROJECT_CARDS[kind]()
+    body = adaptive_card(alert)["body"]
+    listed = [b for b in body if b["type"] == "Container"]
+    more = [b["text"] for b in body if b["type"] == "TextBlock" and b["text"].startswith("… and ")]
+    hidden = len(alert.records) - len(listed)
+    assert listed, "at least one record is always listed"
+    if hidden:
+        assert more == [f"… and {hidden} more: run `mysql-drift history --verdict weakened`"]
+    else:
+        assert more == []
+    # The budget is used, not wasted: one more record would not have fitted.
+    assert serialized_size(message(alert)) > MAX_MESSAGE_BYTES - 2 * serialized_size(listed[-1]) or not hidden
+
+
+def test_small_cards_list_every_record() -> None:
+    for build in (_posture, _group):
+        alert = build()
+        body = adaptive_card(alert)["body"]
+        assert len([b for b in body if b["type"] == "Container"]) == len(alert.records)
+        assert not any(b["type"] == "TextBlock" and b["text"].startswith("… and ") for b in body)
+
+
+def test_the_counted_rest_renders(rendered: tuple[dict[str, Any], Path]) -> None:
+    text = rendered[0]["group_at_limits"]["text"]
+    assert "… and " in text and "more: run mysql-drift history --verdict weakened" in text.replace("`", "")

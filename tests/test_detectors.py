@@ -412,3 +412,56 @@ def test_every_detector_carries_its_metadata_and_copes_with_an_absent_setting() 
         detector.issues(empty, Context())
         j = detector.judge(empty, empty, Context())
         assert j is not None and j.verdict == Verdict.CHANGED
+
+
+# -- static parameters: judged by what the server runs, not only by what is stored ----------------
+
+def tls_config(value: str, current: str | None) -> dict[str, Any]:
+    """The official configuration example as a `tls_version` read: stored `value`, running `currentValue`."""
+    config = copy.deepcopy(body(MYSQL, "ConfigurationGet.json"))
+    config["name"] = "tls_version"
+    config["properties"].update(value=value, isDynamicConfig="False",
+                                isConfigPendingRestart="True" if current not in (None, value) else "False")
+    if current is not None:
+        config["properties"]["currentValue"] = current
+    return config
+
+
+def test_a_tls_fix_waiting_for_a_restart_is_no_strengthening_while_the_server_runs_the_weak_value() -> None:
+    tls = detectors.by_setting("tls_version")
+    weak = state("tls_version", tls_config("TLSv1.2,TLSv1.3", "TLSv1.2,TLSv1.3"))
+    fixed_not_applied = state("tls_version", tls_config("TLSv1.3", "TLSv1.2,TLSv1.3"))
+    assert weak == "TLSV1.2,TLSV1.3", "stored and running agree: the plain value"
+    assert fixed_not_applied == {"value": "TLSV1.3", "running": "TLSV1.2,TLSV1.3"}
+    judgement = tls.judge(weak, fixed_not_applied, PUBLIC)
+    assert judgement is not None
+    assert (judgement.verdict, judgement.severity) == (Verdict.CHANGED, Severity.INFO)
+    assert "not in force yet" in judgement.why and "TLSV1.2,TLSV1.3" in judgement.why
+    assert [i.key for i in tls.issues(fixed_not_applied, PUBLIC)] == ["allows:TLSv1.2"], "the running value counts"
+    assert tls.describe(fixed_not_applied) == "TLSV1.3 (running TLSV1.2,TLSV1.3 until restart)"
+
+    applied = state("tls_version", tls_config("TLSv1.3", "TLSv1.3"))
+    assert judge("tls_version", fixed_not_applied, applied) == (Verdict.STRENGTHENED, Severity.INFO), (
+        "the restart is the strengthening")
+
+
+def test_a_tls_weakening_waiting_for_a_restart_is_still_a_weakening() -> None:
+    pending = state("tls_version", tls_config("TLSv1,TLSv1.1,TLSv1.2", "TLSv1.3"))
+    assert judge("tls_version", "TLSV1.3", pending) == (Verdict.WEAKENED, Severity.HIGH)
+    assert found("tls_version", pending) == [Severity.HIGH, Severity.HIGH, Severity.MEDIUM]
+    first = detectors.by_setting("tls_version").first_seen(pending, PUBLIC)
+    assert first is not None and first.severity == Severity.HIGH, "a new server is judged by both values too"
+
+
+def test_a_configuration_without_current_value_is_judged_by_its_value() -> None:
+    assert state("tls_version", tls_config("TLSv1.3", None)) == "TLSV1.3"
+    assert detectors.by_setting("tls_version").static
+    assert detectors.tracked_parameters(static=True) == ["tls_version"]
+    assert not detectors.by_setting("require_secure_transport").static
+
+
+def test_a_static_detector_cannot_bring_its_own_judge() -> None:
+    with pytest.raises(ValueError, match="static parameter"):
+        detectors.detector("static_with_judge", reads="configuration/x", title="x", control="x", severity_rules="x",
+                           remediation="x", command="x", doc_url="x", state=detectors.parameter_value,
+                           describe=str, judge=lambda b, a, c: None, static=True)(lambda s, c: [])

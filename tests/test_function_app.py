@@ -104,3 +104,72 @@ def test_importing_the_app_does_not_import_the_sdks() -> None:
             " 'azure.identity') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+KEY_VAULT_LITERAL = "@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/teams-webhook-url)"
+
+
+def test_an_unresolved_key_vault_reference_is_refused_at_start_up_with_one_line_naming_the_setting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DRIFT_NOTIFIERS": "teams", "DRIFT_TEAMS_WEBHOOK_URL": KEY_VAULT_LITERAL,
+           "DRIFT_STORAGE_TABLE_ENDPOINT": "https://st.table.core.windows.net"}
+    out = subprocess.run([sys.executable, "-c", "import function_app"], capture_output=True, text=True, check=True,
+                         env=env)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert "DRIFT_TEAMS_WEBHOOK_URL is an unresolved Key Vault reference" in lines[0]
+    assert "kv-abc" not in out.stderr, "the setting's value is never logged"
+
+
+def test_a_malformed_number_setting_does_not_stop_the_app_from_starting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DRIFT_NOTIFIERS": "console", "DRIFT_ALERTS_PER_MINUTE": "twenty",
+           "DRIFT_STORAGE_TABLE_ENDPOINT": "https://st.table.core.windows.net"}
+    out = subprocess.run([sys.executable, "-c", "import function_app; print(len(function_app.app.get_functions()))"],
+                         capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "5", "every function is still indexed"
+    assert "configuration refused" in out.stderr and "twenty" in out.stderr
+
+
+@pytest.mark.parametrize("value", [KEY_VAULT_LITERAL, "http://contoso.example/hook", "prod-webhook.example.com/x",
+                                   "https://?x=1"])
+def test_the_first_invocation_refuses_a_webhook_that_is_not_an_https_url(
+    value: str, app_settings: Settings, arm: ArmStandIn, teams: TeamsReceiver, sdk: Any, server_name: str,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from drift.config import ConfigError
+
+    monkeypatch.setenv("DRIFT_TEAMS_WEBHOOK_URL", value)
+    create_server(sdk, server_name, public_access="Enabled")
+    [event] = arm.drain_events()
+    with pytest.raises(ConfigError, match="DRIFT_TEAMS_WEBHOOK_URL") as refused:
+        trigger().get_user_function()(as_event_grid_event(event))
+    assert value not in str(refused.value) and value not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name == "drift.runtime"] == [
+        f"configuration refused: {refused.value}"]
+    assert teams.messages() == []
+
+
+@pytest.mark.parametrize(("value", "fine"), [
+    ("https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=x", True),
+    ("http://127.0.0.1:8123/workflows/teams-webhook", True),  # the local stack's receiver
+    ("http://localhost:8123/workflows/teams-webhook", True),
+    (KEY_VAULT_LITERAL, False), ("  @microsoft.keyvault(VaultName=kv;SecretName=s)", False),
+    ("http://contoso.example/hook", False), ("ftp://contoso.example", False), ("", False),
+])
+def test_which_webhook_values_the_settings_accept(value: str, fine: bool) -> None:
+    from drift.config import ConfigError
+
+    settings = Settings(storage_table_endpoint="https://st.table.core.windows.net", notifiers=["teams"],
+                        teams_webhook_url=value or None)
+    if fine:
+        settings.validate()
+    else:
+        with pytest.raises(ConfigError, match="DRIFT_TEAMS_WEBHOOK_URL"):
+            settings.validate()

@@ -25,7 +25,7 @@ from typing import Any
 from pycep import BicepParser  # dev dependency `pycep-parser`: no skip, these checks must not vanish
 
 from drift.config import Settings
-from drift.readers import READ_ACTIONS
+from drift.readers import READ_ACTIONS, role_actions
 from drift.routing import ROUTES, handled_operations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +169,7 @@ def load_generate() -> ModuleType:
 
 def test_generated_files_equal_what_the_code_says() -> None:
     assert json.loads((INFRA / "handled-operations.json").read_text()) == handled_operations()
-    assert json.loads((INFRA / "reader-role-actions.json").read_text()) == sorted(set(READ_ACTIONS.values()))
+    assert json.loads((INFRA / "reader-role-actions.json").read_text()) == role_actions()
     # Byte for byte what infra/generate.py writes, so a hand edit that keeps the values shows too.
     assert load_generate().stale() == [], "run .venv/bin/python infra/generate.py"
 
@@ -205,7 +205,7 @@ def test_reader_role_has_exactly_the_code_read_actions() -> None:
     assert permission["notActions"] == permission["dataActions"] == permission["notDataActions"] == []
     path, actions = load_json_content("main.bicep", "readerActions")
     assert path == INFRA / "reader-role-actions.json"
-    assert actions == sorted(set(READ_ACTIONS.values()))
+    assert actions == role_actions()
     for action in actions:
         assert action.endswith("/read") and "*" not in action, action
         assert not re.search(r"/(write|delete|action)$", action, re.IGNORECASE), action
@@ -283,11 +283,27 @@ def test_app_insights_takes_entra_tokens_only() -> None:
     assert body(publisher)["scope"] == "appInsights"
 
 
-def test_teams_webhook_setting_is_a_key_vault_reference() -> None:
-    match = re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{(\w+)\}\)", app_settings()["DRIFT_TEAMS_WEBHOOK_URL"])
+def test_teams_webhook_setting_is_a_key_vault_reference_set_only_when_the_secret_exists() -> None:
+    setting = app_settings()["DRIFT_TEAMS_WEBHOOK_URL"]["operator"]
+    assert setting["type"] == "conditional"
+    operands = setting["operands"]
+    match = re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{(\w+)\}\)", operands["false_value"])
     assert match, "DRIFT_TEAMS_WEBHOOK_URL must be a Key Vault reference"
-    passed = bicep("main.bicep")["modules"]["functionApp"]["config"]["params"][match.group(1)]
-    assert passed["operator"]["operands"]["operand_1"] == "keyVault"
+    assert operands["condition"] == {"function": {"type": "empty", "parameters": {"item_to_test": match.group(1)}}}
+    assert operands["true_value"] == "", "no secret, no reference: the app would get the literal reference"
+
+    main = bicep("main.bicep")
+    passed = main["modules"]["functionApp"]["config"]["params"][match.group(1)]["operator"]
+    assert passed["type"] == "conditional" and passed["operands"]["false_value"] == ""
+    assert passed["operands"]["condition"] == "teamsWebhookConfigured"
+    assert passed["operands"]["true_value"]["operator"]["operands"]["operand_1"] == "keyVault"
+    configured = main["variables"]["teamsWebhookConfigured"]["value"]["operator"]
+    assert configured["type"] == "or" and configured["operands"]["operand_1"] == "teamsWebhookSecretExists"
+    assert main["parameters"]["teamsWebhookSecretExists"]["default"] is False
+    # azd stores outputs in the environment: once written, the next provision knows the secret exists.
+    assert main["outputs"]["DRIFT_TEAMS_WEBHOOK_SECRET_EXISTS"]["value"] == "teamsWebhookConfigured"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["teamsWebhookSecretExists"]["value"] == "${DRIFT_TEAMS_WEBHOOK_SECRET_EXISTS=false}"
     assert bicep("modules/keyvault.bicep")["outputs"]["teamsWebhookSecretUri"]["value"] == (
         "${vault.properties.vaultUri}secrets/${secretName}")
 
@@ -302,7 +318,11 @@ def test_webhook_url_goes_only_into_the_key_vault_secret() -> None:
     main = bicep("main.bicep")
     assert {"type": "secure"} in main["parameters"]["teamsWebhookUrl"]["decorators"]
     used = references({k: v for k, v in main.items() if k != "parameters"}, "teamsWebhookUrl")
-    assert used == [("modules", "keyVault", "config", "params", "teamsWebhookUrl")]
+    into_vault = ("modules", "keyVault", "config", "params", "teamsWebhookUrl")
+    assert into_vault in used
+    emptiness = [path for path in used if path != into_vault]
+    assert all(path[-3:] == ("function", "parameters", "item_to_test") and path[-4] == "bool_value"
+               for path in emptiness), f"the URL is only passed to the vault or tested for emptiness: {emptiness}"
 
     vault = bicep("modules/keyvault.bicep")
     assert {"type": "secure"} in vault["parameters"]["teamsWebhookUrl"]["decorators"]
@@ -610,3 +630,60 @@ def test_the_review_route_also_needs_the_function_key() -> None:
     [review] = [f for f in functions() if f.get_function_name() == "review"]
     [trigger] = [b for b in review.get_bindings() if b.type == "httpTrigger"]
     assert trigger.auth_level.name == "FUNCTION"
+
+
+def test_the_role_reads_diagnostic_settings_under_both_published_names() -> None:
+    """ARM may check either name for a server's diagnostic settings: a role with one of them can get a 403."""
+    from drift.readers import READ_ACTION_ALIASES
+
+    actions = json.loads((INFRA / "reader-role-actions.json").read_text())
+    assert "Microsoft.Insights/diagnosticSettings/read" in actions
+    assert "Microsoft.DBforMySQL/flexibleServers/providers/Microsoft.Insights/diagnosticSettings/read" in actions
+    assert set(READ_ACTION_ALIASES) <= set(READ_ACTIONS), "an alias of a read the code does not make"
+
+
+def test_the_custom_role_name_is_unique_per_deployment_subscription() -> None:
+    """Role names are unique in a tenant: the same environment name in a second subscription must not collide."""
+    main = bicep("main.bicep")
+    _, role = one_resource("main.bicep", "Microsoft.Authorization/roleDefinitions")
+    assert "${resourceToken}" in body(role)["properties"]["roleName"]
+    token = main["variables"]["resourceToken"]["value"]["function"]
+    assert token["type"] == "to_lower"
+    unique = token["parameters"]["string_to_change"]["function"]
+    assert unique["type"] == "unique_string"
+    assert unique["parameters"]["base_string"]["operator"]["operands"]["operand_1"]["function"]["type"] == (
+        "subscription")
+
+
+def bicep_type(provider: str, name: str) -> dict[str, Any]:
+    """An ObjectType of the official Bicep type definitions (`shared/fixtures/bicep-types`)."""
+    from tests.conftest import FIXTURES
+
+    [path] = (FIXTURES / "bicep-types" / provider).glob("*/types.json")
+    return next(t for t in json.loads(path.read_text()) if t.get("name") == name)
+
+
+def test_always_ready_instances_reach_scale_and_concurrency_as_the_bicep_types_define_it() -> None:
+    main = bicep("main.bicep")
+    assert main["parameters"]["alwaysReadyInstances"]["default"] == 0
+    assert {"type": "min_value", "argument": 0} in main["parameters"]["alwaysReadyInstances"]["decorators"]
+    assert main["modules"]["functionApp"]["config"]["params"]["alwaysReadyInstances"] == "alwaysReadyInstances"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["alwaysReadyInstances"]["value"] == "${DRIFT_ALWAYS_READY_INSTANCES=0}"
+
+    function = bicep("modules/function.bicep")
+    _, app = one_resource("modules/function.bicep", "Microsoft.Web/sites")
+    scale = body(app)["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+    assert set(scale) <= set(bicep_type("Microsoft.Web", "FunctionsScaleAndConcurrency")["properties"])
+    always = scale["alwaysReady"]["operator"]
+    assert always["type"] == "conditional" and always["operands"]["false_value"] == []
+    assert always["operands"]["condition"]["operator"]["operands"] == {
+        "operand_1": "alwaysReadyInstances", "operand_2": 0}
+    [entry] = always["operands"]["true_value"]
+    assert set(entry) == set(bicep_type("Microsoft.Web", "FunctionsAlwaysReadyConfig")["properties"])
+    assert entry == {"name": "alwaysReadyName", "instanceCount": "alwaysReadyInstances"}
+    trigger = bicep("eventgrid.bicep")["parameters"]["functionName"]["default"]
+    assert function["parameters"]["alwaysReadyName"]["default"] == f"function:{trigger}"
+
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    assert "DRIFT_ALWAYS_READY_INSTANCES" in deploy and "always-ready baseline" in deploy, "say what it costs"

@@ -67,7 +67,7 @@ def baseline_server(sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name:
         (lambda sdk, s: add_rule(sdk, s, "AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"), "firewall_rules", "low",
          None, None),
         (lambda sdk, s: set_parameter(sdk, s, "tls_version", "TLSv1.2,TLSv1.3"), "tls_version", "medium",
-         "TLSV1.3", "TLSV1.2,TLSV1.3"),
+         "TLSV1.3", "TLSV1.2,TLSV1.3 (running TLSV1.3 until restart)"),
         (lambda sdk, s: set_parameter(sdk, s, "aad_auth_only", "OFF"), "aad_auth_only", "high", "ON", "OFF"),
         (lambda sdk, s: set_parameter(sdk, s, "require_secure_transport", "OFF"), "require_secure_transport", "high",
          "ON", "OFF"),
@@ -264,7 +264,7 @@ def test_concurrent_deliveries_for_one_server_lose_no_update_and_double_nothing(
     assert len(teams.messages()) == 3
     baselines = hosts[0].store.load(server_id(baseline_server)).baselines
     assert baselines["aad_auth_only"].state == "OFF"
-    assert baselines["tls_version"].state == "TLSV1.2,TLSV1.3"
+    assert baselines["tls_version"].state == {"value": "TLSV1.2,TLSV1.3", "running": "TLSV1.3"}, "pending restart"
     assert any(r["name"] == "everyone" for r in baselines["firewall_rules"].state)
 
 

@@ -48,7 +48,7 @@ def test_accept_makes_a_missed_change_the_baseline_so_the_next_event_reports_not
     [row] = engine.store.history(server_id=server_id(server_name))
     assert (row.operation, row.changed_by, row.verdict) == ("accept", "Riley On-Call", "changed")
     assert row.why == "accepted as the baseline: legacy JDBC driver, CHG-77"
-    assert (row.before, row.after) == ("TLSV1.3", "TLSV1.2,TLSV1.3")
+    assert (row.before, row.after) == ("TLSV1.3", "TLSV1.2,TLSV1.3 (running TLSV1.3 until restart)")
     assert teams.messages() == []
 
 

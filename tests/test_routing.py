@@ -66,6 +66,19 @@ ROUTING_TABLE = [
      "/providers/microsoft.insights/diagnosticsettings/audit", "microsoft.insights/diagnosticSettings/delete",
      ["diagnostic_settings"]),
     ("server delete", "Delete", "", f"{MYSQL}/delete", [routing.SERVER_DELETED]),
+    ("VNet detach (POST detachVNet)", "Action", "", f"{MYSQL}/detachVNet/action", ["server"]),
+    ("restart: static parameters take their stored value", "Action", "", f"{MYSQL}/restart/action",
+     ["configuration/tls_version"]),
+    ("private endpoint connection proxy write", "Write", "/privateEndpointConnectionProxies/pe-proxy-1",
+     f"{MYSQL}/privateEndpointConnectionProxies/write", ["private_endpoints"]),
+    ("private endpoint connection proxy delete", "Delete", "/privateEndpointConnectionProxies/pe-proxy-1",
+     f"{MYSQL}/privateEndpointConnectionProxies/delete", ["private_endpoints"]),
+    ("diagnostic setting write, provider's server-scoped name", "Write",
+     "/providers/Microsoft.Insights/diagnosticSettings/audit",
+     f"{MYSQL}/providers/Microsoft.Insights/diagnosticSettings/write", ["diagnostic_settings"]),
+    ("diagnostic setting delete, provider's server-scoped name", "Delete",
+     "/providers/Microsoft.Insights/diagnosticSettings/audit",
+     f"{MYSQL}/providers/Microsoft.Insights/diagnosticSettings/delete", ["diagnostic_settings"]),
 ]
 
 
@@ -83,7 +96,8 @@ def test_every_row_of_the_routing_table(row: str, kind: str, suffix: str, operat
 
 @pytest.mark.parametrize(("kind", "suffix", "operation", "why"), [
     ("Write", "/configurations/wait_timeout", f"{MYSQL}/configurations/write", "touches no watched setting"),
-    ("Action", "", f"{MYSQL}/restart/action", "touches no watched setting"),
+    ("Action", "", f"{MYSQL}/stop/action", "touches no watched setting"),
+    ("Action", "", f"{MYSQL}/privateEndpointConnectionProxies/validate/action", "touches no watched setting"),
     ("Write", "/databases/orders", f"{MYSQL}/databases/write", "touches no watched setting"),
     ("Write", "/databases/orders/providers/Microsoft.Insights/diagnosticSettings/x",
      "Microsoft.Insights/diagnosticSettings/write", "touches no watched setting"),
@@ -193,3 +207,15 @@ def test_handled_operations_cover_every_route() -> None:
     ops = routing.handled_operations()
     assert f"{MYSQL}/firewallRules/write" in ops and "Microsoft.Insights/diagnosticSettings/delete" in ops
     assert len(ops) == sum(len(r.operations) for r in routing.ROUTES)
+
+
+@pytest.mark.parametrize("operation", [
+    f"{MYSQL}/detachVNet/action", f"{MYSQL}/restart/action",
+    f"{MYSQL}/privateEndpointConnectionProxies/write", f"{MYSQL}/privateEndpointConnectionProxies/delete",
+    "Microsoft.Insights/diagnosticSettings/write", "Microsoft.Insights/diagnosticSettings/delete",
+    f"{MYSQL}/providers/Microsoft.Insights/diagnosticSettings/write",
+    f"{MYSQL}/providers/Microsoft.Insights/diagnosticSettings/delete",
+])
+def test_the_event_grid_filter_lets_every_shape_of_these_changes_through(operation: str) -> None:
+    """`StringIn` on `data.operationName` compares case-insensitively: a name missing here is an event lost."""
+    assert operation.lower() in {op.lower() for op in routing.handled_operations()}

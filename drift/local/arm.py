@@ -3,7 +3,7 @@
 What it serves (HTTPS on loopback, in-memory state, one lock):
 
 * ``Microsoft.DBforMySQL/flexibleServers`` api-version 2024-12-30: servers (list/get/put/patch/
-  delete, restart/start/stop), firewall rules, configurations (+ ``updateConfigurations`` batch),
+  delete, restart/start/stop, detachVNet), firewall rules, configurations (+ ``updateConfigurations`` batch),
   Entra administrators, private endpoint connections, Advanced Threat Protection settings.
 * ``Microsoft.Insights/diagnosticSettings`` api-version 2021-05-01-preview on a server.
 * One Event Grid event (Event Grid schema, system topic of the subscription) for every successful
@@ -528,6 +528,7 @@ _COLLECTIONS = {
 }
 _ACTIONS = {
     "updateconfigurations": "updateConfigurations",
+    "detachvnet": "detachVNet",
     "restart": "restart",
     "start": "start",
     "stop": "stop",
@@ -700,6 +701,10 @@ class ArmStandIn:
         self._bucket: ReadBucket | None = None
         self.defer_server_updates = False  # PATCH shows `Updating` and the old values until finish_updates()
         self._pending_updates: list[tuple[_Server, JsonDict]] = []
+        # Defender and private endpoint connection writes show their provisioningState in flight
+        # (and the old values) until finish_updates().
+        self.defer_subresource_updates = False
+        self._pending_children: list[tuple[_Child, JsonDict]] = []
         self._by_path: Counter[str] = Counter()
         self._httpd: TrackingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -819,6 +824,8 @@ class ArmStandIn:
             self._bucket = None
             self.defer_server_updates = False
             self._pending_updates = []
+            self.defer_subresource_updates = False
+            self._pending_children = []
 
     def seed_server(
         self,
@@ -844,13 +851,22 @@ class ArmStandIn:
     # ---- request entry point (called by the handler) -------------------------------------
 
     def finish_updates(self) -> int:
-        """Complete the server updates held back by `defer_server_updates`: new values, state `Ready`."""
+        """Complete the updates held back by `defer_server_updates` and `defer_subresource_updates`:
+        new values, server state `Ready`, provisioningState `Succeeded`."""
         with self._lock:
             done, self._pending_updates = self._pending_updates, []
             for server, resource in done:
                 resource["properties"]["state"] = "Ready"
                 server.resource = resource
-            return len(done)
+            children, self._pending_children = self._pending_children, []
+            for child, properties in children:
+                child.properties = properties
+            return len(done) + len(children)
+
+    def _hold_back(self, child: _Child, final: JsonDict, in_flight: str) -> None:
+        """Show ``child`` still provisioning (``in_flight``) until finish_updates() gives it ``final``."""
+        self._pending_children.append((child, final))
+        child.properties = {**copy.deepcopy(child.properties), "provisioningState": in_flight}
 
     def limit_reads(self, burst: float = 250, rate: float = 25) -> None:
         """Enforce ARM's read bucket per subscription from now on (429 with Retry-After when empty)."""
@@ -1263,6 +1279,11 @@ class ArmStandIn:
         props = {k: v for k, v in props.items() if k != "provisioningState"}
         merged = _merge(base, props)
         merged["provisioningState"] = "Succeeded"
+        if self.defer_subresource_updates:
+            child = existing or _Child(route.name, copy.deepcopy(merged))
+            children[route.name.lower()] = child
+            self._hold_back(child, merged, "Updating" if existing else "Creating")
+            return existing is None
         children[route.name.lower()] = _Child(existing.name if existing else route.name, merged)
         return existing is None
 
@@ -1277,6 +1298,11 @@ class ArmStandIn:
         if state.lower() not in ("enabled", "disabled"):
             raise ArmError(400, "InvalidParameterValue", "properties.state must be 'Enabled' or 'Disabled'.")
         child = children["default"]
+        if self.defer_subresource_updates:
+            final = {**copy.deepcopy(child.properties), "provisioningState": "Succeeded",
+                     "state": "Enabled" if state.lower() == "enabled" else "Disabled"}
+            self._hold_back(child, final, "Updating")
+            return False
         child.properties["state"] = "Enabled" if state.lower() == "enabled" else "Disabled"
         child.properties["provisioningState"] = "Succeeded"
         claims = request.claims
@@ -1335,6 +1361,8 @@ class ArmStandIn:
                 touched[config.spec.name] = config
             self._emit_mysql(request, route, "updateConfigurations/action", "Action")
             return 200, {"value": [self._render_config(server, c) for c in touched.values()]}
+        if route.collection == "detachVNet":
+            return self._detach_vnet(request, route, server)
         if route.collection == "restart":
             for config in server.configurations.values():
                 config.current_value = config.value
@@ -1345,6 +1373,24 @@ class ArmStandIn:
             server.resource["properties"]["state"] = "Stopped"
         self._emit_mysql(request, route, f"{route.collection}/action", "Action")
         return 200, None
+
+    def _detach_vnet(self, request: _Request, route: _Route, server: _Server) -> tuple[int, Any]:
+        """`Servers_DetachVNet`: the server leaves its delegated subnet; the body may open public access.
+
+        Answers 200 with the server, as the official example `ServerDetachVNet.json` does.
+        """
+        body = _object(request.body) if request.body is not None else {}
+        access = body.get("publicNetworkAccess")
+        if access is not None and str(access).lower() not in ("enabled", "disabled"):
+            raise ArmError(400, "InvalidParameterValue", "publicNetworkAccess must be 'Enabled' or 'Disabled'.")
+        network = server.resource["properties"].setdefault("network", {})
+        if not network.get("delegatedSubnetResourceId"):
+            raise ArmError(400, "ServerNotInVnet", f"Server '{server.name}' is not integrated with a virtual network.")
+        network.pop("delegatedSubnetResourceId", None)
+        network.pop("privateDnsZoneResourceId", None)
+        network["publicNetworkAccess"] = "Enabled" if str(access or "").lower() == "enabled" else "Disabled"
+        self._emit_mysql(request, route, "detachVNet/action", "Action")
+        return 200, self._render_server(server)
 
     def _op_diag_list(self, request: _Request, route: _Route) -> tuple[int, Any]:
         self._require(request, "GET")

@@ -20,8 +20,10 @@ def server_id(subscription: str, group: str, name: str) -> str:
 
 
 def create_server(sdk: Any, group: str, name: str, *, public_access: str = "Disabled",
-                  tags: dict[str, str] | None = None, secure: bool = False) -> None:
-    """A new server with Azure's defaults, or (`secure`) with CMK and geo-redundant backup from the start."""
+                  tags: dict[str, str] | None = None, secure: bool = False, subnet: str | None = None,
+                  dns_zone: str | None = None) -> None:
+    """A new server with Azure's defaults, or (`secure`) with CMK and geo-redundant backup from the start;
+    in a VNet (`subnet`, `dns_zone`) when given."""
     extra: dict[str, Any] = {}
     if secure:
         identity = (f"/subscriptions/{sdk._config.subscription_id}/resourceGroups/{group}/providers/"
@@ -36,7 +38,8 @@ def create_server(sdk: Any, group: str, name: str, *, public_access: str = "Disa
     sdk.servers.begin_create(group, name, models.Server(
         location="westeurope", sku=models.MySQLServerSku(name="Standard_D2ds_v4", tier="GeneralPurpose"),
         administrator_login="cloudsa", administrator_login_password="not-a-real-password-1!", version="8.0.21",
-        network=models.Network(public_network_access=public_access), tags=tags, **extra,
+        network=models.Network(public_network_access=public_access, delegated_subnet_resource_id=subnet,
+                               private_dns_zone_resource_id=dns_zone), tags=tags, **extra,
     )).result()
 
 
@@ -48,6 +51,16 @@ def set_public_access(sdk: Any, group: str, name: str, value: str) -> None:
 def set_parameter(sdk: Any, group: str, name: str, parameter: str, value: str) -> None:
     sdk.configurations.begin_update(group, name, parameter,
                                     models.Configuration(value=value, source="user-override")).result()
+
+
+def restart(sdk: Any, group: str, name: str) -> None:
+    """What makes a static parameter (`tls_version`) take its stored value."""
+    sdk.servers.begin_restart(group, name, models.ServerRestartParameter()).result()
+
+
+def detach_vnet(sdk: Any, group: str, name: str, public_access: str = "Disabled") -> None:
+    sdk.servers.begin_detach_v_net(group, name, models.ServerDetachVNetParameter(
+        public_network_access=public_access)).result()
 
 
 def batch_parameters(sdk: Any, group: str, name: str, values: dict[str, str]) -> None:
@@ -88,6 +101,7 @@ def secure_everything_else(sdk: Any, group: str, name: str, workspace_id: str) -
     sdk.advanced_threat_protection_settings.begin_update_put(group, name, "Default", models.AdvancedThreatProtection(
         state="Enabled")).result()
     diagnostic_setting(sdk, group, name, "audit", audit_to_workspace(workspace_id))
+    restart(sdk, group, name)  # tls_version is static: it runs only after a restart
 
 
 def create_compliant_server(sdk: Any, group: str, name: str, workspace_id: str, **kwargs: Any) -> None:

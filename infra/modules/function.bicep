@@ -23,10 +23,17 @@ param instanceMemoryMB int = 2048
 @description('Upper bound on instances; it also bounds concurrent ARM reads (throttled per principal).')
 param maximumInstanceCount int = 40
 
+@minValue(0)
+@description('Instances kept warm for the Event Grid function (always ready); 0: scale from zero.')
+param alwaysReadyInstances int = 0
+
+@description('The function group or function the always-ready instances serve.')
+param alwaysReadyName string = 'function:on_arm_event'
+
 param tableName string
 param notifiers string
 
-@description('Versionless URI of the Key Vault secret holding the Teams webhook URL.')
+@description('Versionless URI of the Key Vault secret holding the Teams webhook URL; empty while there is no secret.')
 param teamsWebhookSecretUri string
 param mailSender string
 param mailRecipient string
@@ -97,6 +104,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: (alwaysReadyInstances > 0) ? [
+          {
+            name: alwaysReadyName
+            instanceCount: alwaysReadyInstances
+          }
+        ] : []
       }
       runtime: {
         name: 'python'
@@ -185,7 +198,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DRIFT_RECHECK_QUEUE: 'drift-rechecks'
     DRIFT_TABLE_NAME: tableName
     DRIFT_NOTIFIERS: notifiers
-    DRIFT_TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})'
+    // Without the secret the setting stays empty, and the app says so at start-up (drift.config).
+    DRIFT_TEAMS_WEBHOOK_URL: empty(teamsWebhookSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})'
     DRIFT_MAIL_SENDER: mailSender
     DRIFT_MAIL_TO: mailRecipient
     DRIFT_POLICY_FILE: policyFile
