@@ -3,7 +3,7 @@
 The official examples and specs (Azure/azure-rest-api-specs, MIT) are not copied into this repository.
 The suite looks for them, first found wins:
 
-1. ``DRIFT_FIXTURES`` (a folder laid out like ``shared/fixtures``);
+1. ``DRIFT_FIXTURES`` (a folder laid out like ``shared/fixtures``; when set, the only place looked at);
 2. ``shared/fixtures`` beside the clone (as CI lays it out: ``../shared/fixtures``);
 3. ``.fixtures/`` in the clone, which ``make fixtures`` fills (``scripts/fetch_fixtures.py`` downloads
    each file at the commit ``tests/fixtures-sources.md`` pins).
@@ -43,9 +43,9 @@ def sha256(path: Path) -> str:
 
 def candidates(env: dict[str, str] | None = None) -> list[Path]:
     env = dict(os.environ) if env is None else env
-    found = [Path(env["DRIFT_FIXTURES"])] if env.get("DRIFT_FIXTURES") else []
-    found += [parent / "shared" / "fixtures" for parent in REPO.parents]
-    return [*found, CACHE]
+    if env.get("DRIFT_FIXTURES"):
+        return [Path(env["DRIFT_FIXTURES"])]
+    return [*(parent / "shared" / "fixtures" for parent in REPO.parents), CACHE]
 
 
 @dataclass
@@ -86,9 +86,10 @@ def verify(folder: Path, manifest: dict[str, str]) -> Fixtures:
     return Fixtures(folder, missing, changed)
 
 
-def locate(env: dict[str, str] | None = None, manifest_path: Path = MANIFEST) -> Fixtures:
+def locate(env: dict[str, str] | None = None, manifest_path: Path = MANIFEST,
+           folders: list[Path] | None = None) -> Fixtures:
     manifest = read_manifest(manifest_path)
-    for folder in candidates(env):
+    for folder in candidates(env) if folders is None else folders:
         if folder.is_dir():
             return verify(folder, manifest)
     return Fixtures(None, sorted(manifest))

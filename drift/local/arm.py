@@ -321,10 +321,11 @@ class StandInStats:
     writes: int
     requests_by_path: Counter[str]
     throttled: int = 0  # reads refused with 429 by the read bucket
+    polls: int = 0  # GETs of long-running operations' polling URLs (not in `reads`)
 
     def to_json(self) -> JsonDict:
         return {"reads": self.reads, "writes": self.writes, "requests_by_path": dict(self.requests_by_path),
-                "throttled": self.throttled}
+                "throttled": self.throttled, "polls": self.polls}
 
 
 class ReadBucket:
@@ -583,6 +584,11 @@ def _resolve(segments: list[str]) -> _Route | None:
     return None
 
 
+def _is_poll(raw_path: str) -> bool:
+    route = _resolve([unquote(s) for s in raw_path.split("/") if s])
+    return route is not None and route.kind == "operation"
+
+
 # --------------------------------------------------------------------------------------------
 # HTTP plumbing shared with receivers.py
 
@@ -721,6 +727,7 @@ class ArmStandIn:
         self._reads = 0
         self._writes = 0
         self._throttled = 0
+        self._polls = 0
         self._bucket: ReadBucket | None = None
         self.defer_server_updates = False  # PATCH shows `Updating` and the old values until finish_updates()
         self._pending_updates: list[tuple[_Server, JsonDict]] = []
@@ -821,13 +828,13 @@ class ArmStandIn:
 
     @property
     def stats(self) -> StandInStats:
-        """Snapshot: ``reads`` (GETs), ``writes`` (everything else), ``requests_by_path``."""
+        """Snapshot: ``reads`` (GETs), ``writes`` (everything else), ``polls``, ``requests_by_path``."""
         with self._lock:
-            return StandInStats(self._reads, self._writes, Counter(self._by_path), self._throttled)
+            return StandInStats(self._reads, self._writes, Counter(self._by_path), self._throttled, self._polls)
 
     def reset_stats(self) -> None:
         with self._lock:
-            self._reads = self._writes = self._throttled = 0
+            self._reads = self._writes = self._throttled = self._polls = 0
             self._by_path.clear()
 
     def reset(self) -> None:
@@ -836,7 +843,7 @@ class ArmStandIn:
             self._servers.clear()
             self._events.clear()
             self._faults.clear()
-            self._reads = self._writes = self._throttled = 0
+            self._reads = self._writes = self._throttled = self._polls = 0
             self._by_path.clear()
             self.latency = 0.0
             self.emit_events = True
@@ -897,7 +904,9 @@ class ArmStandIn:
 
     def _count(self, method: str, raw_path: str) -> None:
         with self._lock:
-            if method in ("GET", "HEAD"):
+            if method == "GET" and _is_poll(raw_path):
+                self._polls += 1
+            elif method in ("GET", "HEAD"):
                 self._reads += 1
             else:
                 self._writes += 1
