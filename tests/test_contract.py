@@ -143,6 +143,9 @@ def test_event_data_is_judged_by_the_event_grid_spec(book: SpecBook, arm: ArmSta
     assert any("'before' was unexpected" in e for e in check.event_errors(
         {**event, "data": {**event["data"], "before": {"publicNetworkAccess": "Enabled"}}}))
     assert check.event_errors({**event, "eventType": "Microsoft.Resources.ResourceTouched"}) != []
+    assert check.event_errors({**event, "specversion": "1.0"}) == [
+        "ResourceWriteSuccess Microsoft.DBforMySQL/flexibleServers/write: "
+        "envelope field 'specversion' is not Event Grid's"]
 
 
 # ---- long-running operations --------------------------------------------------------------------

@@ -18,6 +18,9 @@ from drift.local.spec import SpecBook
 from drift.local.traffic import Exchange
 
 EVENTGRID_SPEC = "eventgrid-microsoft-resources-2018-01-01.json"
+# The Event Grid event schema's envelope (the data-plane spec above defines only `data`): the fields of
+# the official examples in eventgrid/event-grid-schema/, all but `topic` (Event Grid sets it) required.
+EVENT_ENVELOPE = {"data", "dataVersion", "eventTime", "eventType", "id", "metadataVersion", "subject", "topic"}
 JsonDict = dict[str, Any]
 
 
@@ -91,8 +94,10 @@ class ContractCheck:
         definition = f"{kind}Data"
         if definition not in self.book.documents[EVENTGRID_SPEC]["definitions"]:
             return [f"event type {event.get('eventType')!r} is not in {EVENTGRID_SPEC}"]
-        operation = (event.get("data") or {}).get("operationName", "?")
-        return self.book.definition_errors(EVENTGRID_SPEC, definition, event.get("data"), f"{kind} {operation}")
+        what = f"{kind} {(event.get('data') or {}).get('operationName', '?')}"
+        errors = [f"{what}: envelope field {k!r} is not Event Grid's" for k in sorted(set(event) - EVENT_ENVELOPE)]
+        errors += [f"{what}: envelope lacks {k!r}" for k in sorted(EVENT_ENVELOPE - {"topic"} - set(event))]
+        return errors + self.book.definition_errors(EVENTGRID_SPEC, definition, event.get("data"), what)
 
 
 def _shape(path: str) -> str:
@@ -111,4 +116,4 @@ def _shape(path: str) -> str:
     return "/".join(out)
 
 
-__all__ = ["EVENTGRID_SPEC", "ContractCheck"]
+__all__ = ["EVENTGRID_SPEC", "EVENT_ENVELOPE", "ContractCheck"]
