@@ -25,6 +25,7 @@ from drift.local.traffic import Exchange, observe
 from drift.local.writes import add_rule, create_server, server_id
 from drift.readers import ArmReader
 from tests.conftest import CHILD_PAGE_SIZE, FIXTURES, GROUP, SUBSCRIPTION, fixture_json
+from tests.helpers import create_compliant_server
 
 pytestmark = pytest.mark.official
 MYSQL = "arm/mysql-flexible-2024-12-30"
@@ -263,3 +264,18 @@ def test_spec_facts_know_the_long_running_operations() -> None:
         "FirewallRules_CreateOrUpdate", "original-uri", "r1")
     assert facts.match("GET", server_id(SUBSCRIPTION, GROUP, "db"), "2023-01-01") is None
     assert facts.bad_path_values(found, {"serverName": "db", "firewallRuleName": "ok_Name-1"}) == []
+
+
+def test_every_body_the_local_writers_send_fits_the_spec(arm: ArmStandIn, sdk: Any, server_name: str,
+                                                         traffic: list[Exchange], book: SpecBook) -> None:
+    create_compliant_server(sdk, server_name)
+    sent = [x for x in traffic if x.method in ("PUT", "PATCH", "POST")]
+    assert len(sent) >= 8
+    for exchange in sent:
+        op, _ = book.find(exchange.method, exchange.path, exchange.api_version)
+        assert op.request_errors(exchange.request_body) == [], op.operation_id
+    server_put = sent[0]
+    assert server_put.method == "PUT" and "administratorLoginPassword" in server_put.request_body["properties"]
+    op, _ = book.find("PUT", server_put.path, server_put.api_version)
+    wrong = {**server_put.request_body, "properties": {**server_put.request_body["properties"], "tlsVersion": "1.3"}}
+    assert any("'tlsVersion' was unexpected" in e for e in op.request_errors(wrong))
