@@ -86,3 +86,15 @@ def test_with_ci_a_missing_fixture_fails(tmp_path: Path) -> None:
     run = run_without_fixtures(tmp_path, ci=True)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 passed, 1 error" in run.stdout and "official fixture specs missing" in run.stdout
+
+
+def test_fixtures_that_differ_from_the_manifest_stop_the_run(tmp_path: Path) -> None:
+    copy = copy_of_fixtures(tmp_path)
+    example = copy / "arm" / "mysql-flexible-2024-12-30" / "FirewallRuleGet.json"
+    example.write_text(example.read_text().replace("0.0.0.0", "10.0.0.0"))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_contract.py::test_the_stand_ins_spec_facts_are_the_specs"],
+                         cwd=REPO, env={**os.environ, "DRIFT_FIXTURES": str(copy)}, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR, run.stdout + run.stderr
+    assert "arm/mysql-flexible-2024-12-30/FirewallRuleGet.json" in run.stderr

@@ -942,7 +942,8 @@ class ArmStandIn:
         with self._lock:
             status, body = operation(request, route)
             if found is not None:
-                location = self._find(route).resource["location"] if self._find(route) else "eastus"
+                server = self._find(route) if route.server else None
+                location = server.resource["location"] if server else "eastus"
                 accepted = self.lro.accept(found[0], self.url, route.subscription_id, location, status, body,
                                            api_version)
                 if accepted is not None:
