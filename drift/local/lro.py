@@ -17,6 +17,10 @@ URLs:
   says ``original-uri``, as ARM's async guidelines allow.
 
 ``polls`` sets how many polls answer "InProgress" first (0: the first poll sees it done).
+``enabled = False`` answers long-running writes at once (200/201), which the spec does not allow:
+the test session's contract check reports it. A client doing writes should be built with
+``polling_interval=0`` locally: the stand-in sends ``Retry-After: 0`` (the spec types it an integer),
+and azure-core waits ``polling_interval`` (30 s by default) when ``Retry-After`` is 0.
 """
 
 from __future__ import annotations
