@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench setup clean chromium
+.PHONY: demo test lint bench setup clean chromium fixtures
 
 demo: setup
 	$(BIN)/mysql-drift demo
@@ -18,6 +18,11 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/scan_bench.py
+
+# The official examples and specs, pinned by commit and checksum (tests/fixtures-sources.md,
+# tests/fixtures.sha256), into .fixtures/ for a clone without ../shared/fixtures beside it.
+fixtures:
+	$(PYTHON) scripts/fetch_fixtures.py .fixtures
 
 CARDRENDER := tools/cardrender
 

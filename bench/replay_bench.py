@@ -55,7 +55,7 @@ def main() -> int:
         from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
         sdk = MySQLManagementClient(LocalCredential(), stack.subscription_id, base_url=stack.arm.url,
-                                    connection_verify=str(stack.ca.ca_bundle))
+                                    connection_verify=str(stack.ca.ca_bundle), polling_interval=0)
         engine = build_engine(stack.settings(["teams"]))
         names = [f"bench-{i:03d}" for i in range(args.servers)]
         posture_latencies: list[float] = []

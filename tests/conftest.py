@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,26 +14,20 @@ import pytest
 
 from drift.config import Settings
 from drift.engine import DriftEngine
+from drift.local import traffic
 from drift.local.arm import ArmStandIn
 from drift.local.azurite import Azurite
+from drift.local.contract import ContractCheck
 from drift.local.credential import LocalCredential
 from drift.local.receivers import GraphReceiver, TeamsReceiver
+from drift.local.spec import find_specs
 from drift.local.tls import LocalCA
 from drift.runtime import build_engine
+from tests import fixturefiles
 
-
-def _find_fixtures() -> Path:
-    """The official examples in `shared/fixtures`, beside the clone (`DRIFT_FIXTURES` overrides)."""
-    if os.environ.get("DRIFT_FIXTURES"):
-        return Path(os.environ["DRIFT_FIXTURES"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/fixtures not found beside the clone; set DRIFT_FIXTURES")
-
-
-FIXTURES = _find_fixtures()
+OFFICIAL = fixturefiles.locate()  # the official examples and specs: see tests/fixturefiles.py
+FIXTURES = OFFICIAL.path or fixturefiles.CACHE
+CHILD_PAGE_SIZE = 4  # small, so that listing configurations, firewall rules and admins takes several pages
 logging.getLogger("azure").setLevel(logging.WARNING)
 SUBSCRIPTION = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 GROUP = "rg-tests"
@@ -44,8 +37,63 @@ CARELESS = {"name": "Casey Admin", "upn": "casey@contoso.example", "ipaddr": "20
             "http://schemas.microsoft.com/identity/claims/objectidentifier": "3c1e9f0a-0000-4000-8000-00000000a002"}
 
 
+def need_fixtures(*parts: str) -> Path:
+    """The path of an official file; the test skips without it (fails with CI=true)."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        message = f"official fixture {'/'.join(parts)} missing (how to get it: at the end of the run)"
+        if fixturefiles.in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def fixture_json(*parts: str) -> Any:
-    return json.loads((FIXTURES.joinpath(*parts)).read_text())
+    return json.loads(need_fixtures(*parts).read_text())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "official: needs the official fixtures (skips without them)")
+    if OFFICIAL.changed:
+        raise pytest.UsageError(OFFICIAL.summary())
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return OFFICIAL.summary() if OFFICIAL.complete else "official fixtures: incomplete (see the end of the run)"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("official") is not None:
+        need_fixtures("specs")
+        need_fixtures("arm")
+        need_fixtures("eventgrid")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not OFFICIAL.complete:
+        terminalreporter.write_line(OFFICIAL.summary(), yellow=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spec_contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractCheck | None]:
+    """Every answer and event of every stand-in in this session, judged by the official spec at the end."""
+    book = find_specs(OFFICIAL.path) if OFFICIAL.has("specs") else None
+    if book is None:
+        yield None
+        return
+    check = ContractCheck(book)
+    stop = traffic.observe(check.record_exchange, check.record_event)
+    try:
+        yield check
+    finally:
+        stop()
+    found = check.violations()
+    if found:
+        report = "\n".join(f"{count:5d} x {message}" for message, count in found.most_common())
+        Path("artifacts").mkdir(exist_ok=True)
+        Path("artifacts/contract-violations.txt").write_text(report + "\n")
+        pytest.fail(f"the stand-in broke the official spec {sum(found.values())} times "
+                    f"({len(found)} kinds; artifacts/contract-violations.txt):\n{report[:4000]}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +109,7 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
 
 @pytest.fixture(scope="session")
 def arm_session(ca: LocalCA) -> Iterator[ArmStandIn]:
-    with ArmStandIn(ca.server_context()) as standin:
+    with ArmStandIn(ca.server_context(), child_page_size=CHILD_PAGE_SIZE) as standin:
         yield standin
 
 
@@ -117,7 +165,7 @@ def sdk(arm: ArmStandIn, ca: LocalCA) -> Any:
     from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
     return MySQLManagementClient(LocalCredential(CARELESS), SUBSCRIPTION, base_url=arm.url,
-                                 connection_verify=str(ca.ca_bundle))
+                                 connection_verify=str(ca.ca_bundle), polling_interval=0)
 
 
 @pytest.fixture

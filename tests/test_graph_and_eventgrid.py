@@ -108,7 +108,7 @@ def test_a_service_principal_is_named_by_its_display_name_resolved_once(
     create_compliant_server(sdk, server_name)
     engine.handle_many(arm.drain_events())
     pipeline = MySQLManagementClient(LocalCredential(service_principal_claims(PIPELINE_APP, "oid-1")), SUBSCRIPTION,
-                                     base_url=arm.url, connection_verify=str(ca.ca_bundle))
+                                     base_url=arm.url, connection_verify=str(ca.ca_bundle), polling_interval=0)
     set_parameter(pipeline, server_name, "aad_auth_only", "OFF")
     set_parameter(pipeline, server_name, "require_secure_transport", "OFF")
     engine.handle_many(arm.drain_events())
@@ -127,7 +127,8 @@ def test_an_unknown_principal_falls_back_to_its_id(
     engine.handle_many(arm.drain_events())
     stranger = MySQLManagementClient(LocalCredential(service_principal_claims("0000dead-0000-0000-0000-000000000000",
                                                                               "oid-2")),
-                                     SUBSCRIPTION, base_url=arm.url, connection_verify=str(ca.ca_bundle))
+                                     SUBSCRIPTION, base_url=arm.url, connection_verify=str(ca.ca_bundle),
+                                     polling_interval=0)
     set_parameter(stranger, server_name, "aad_auth_only", "OFF")
     engine.handle_many(arm.drain_events())
     [row] = engine.store.history(server_id=server_id(server_name))

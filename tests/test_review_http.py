@@ -125,13 +125,17 @@ def test_a_server_azure_spelled_in_capitals_is_found_by_its_name_in_any_case(
 ) -> None:
     engine = build_engine(settings)
     monkeypatch.setattr(runtime, "_engine", engine)
-    spelled = server_name.replace("srv-", "Orders-DB-").upper()
-    create_compliant_server(sdk, spelled)
-    engine.handle_many(arm.drain_events())
-    set_parameter(sdk, server_name.replace("srv-", "orders-db-"), "tls_version", "TLSv1.2,TLSv1.3")  # other case
+    lower = server_name.replace("srv-", "orders-db-")
+    spelled = lower.upper()
+    create_compliant_server(sdk, lower)  # ARM's names are lower case; ids in events may come in any case
+    events = arm.drain_events()
+    for event in events:
+        event["subject"] = event["subject"].replace(lower, spelled)
+        event["data"]["resourceUri"] = event["data"]["resourceUri"].replace(lower, spelled)
+    engine.handle_many(events)
+    set_parameter(sdk, lower, "tls_version", "TLSv1.2,TLSv1.3")
     engine.handle_many(arm.drain_events())
 
-    lower = server_name.replace("srv-", "orders-db-")
     ids = engine.store.server_ids(lower)
     assert [i.lower() for i in ids] == [server_id(spelled).lower()], "one server, however its rows spell it"
     assert main(["accept", lower, "--setting", "tls_version", "--expect", "TLSv1.2,TLSv1.3", "--reason", "CHG-1",

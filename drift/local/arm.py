@@ -13,10 +13,14 @@ What it serves (HTTPS on loopback, in-memory state, one lock):
 
 Bodies follow the official REST examples. Deliberate differences, all to keep the real SDK happy:
 
-* Long-running operations complete synchronously (200/201/204, no ``Location`` or
-  ``Azure-AsyncOperation`` header). A ``201 Created`` carries ``properties.provisioningState =
-  "Succeeded"``: without it azure-core's ``BodyContentPolling`` treats a 201 as "InProgress" and
-  GETs the resource once more before finishing, which would show up in the read statistics.
+* Long-running operations take effect at once, but answer as the spec says (lro.py): 201/202 with
+  ``Azure-AsyncOperation`` and/or ``Location`` and polling URLs the SDK pollers follow. With
+  ``lro.enabled = False`` they answer 200/201 at once, and a ``201 Created`` then carries
+  ``properties.provisioningState = "Succeeded"`` (else azure-core's ``BodyContentPolling`` GETs again).
+* Lists of configurations, firewall rules and administrators are paged (``child_page_size``), path
+  names are checked against the spec's patterns on PUT, and diagnostic-settings errors take the
+  Monitor spec's ``ErrorResponse`` shape (``{"code", "message"}``, no ``error`` wrapper).
+* Events can vary as Azure's do (``event_variation``, off by default: variation.py).
 * Private endpoint connections report ``provisioningState`` "Succeeded": the example's "Ready" is
   not a terminal LRO state, so ``begin_create_or_update`` would poll every 30 s forever.
 * Configurations also carry ``currentValue`` (the running value: for a static parameter it changes
@@ -48,7 +52,10 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from drift.local import traffic
 from drift.local.credential import CLAIM_OBJECT_ID, CLAIM_UPN, decode_unverified
+from drift.local.lro import LongRunningOperations, SpecFacts
+from drift.local.variation import EventVariation
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +106,15 @@ class ArmError(Exception):
         self.code = code
         self.message = message
 
-    def body(self) -> JsonDict:
-        return {"error": {"code": self.code, "message": self.message}}
+    def body(self, path: str = "") -> JsonDict:
+        return error_body(path, self.code, self.message)
+
+
+def error_body(path: str, code: str, message: str) -> JsonDict:
+    """ARM's error shape, or the Monitor spec's own ``ErrorResponse`` for diagnostic settings."""
+    if "/providers/microsoft.insights/" in path.lower():
+        return {"code": code, "message": message}
+    return {"error": {"code": code, "message": message}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,10 +321,11 @@ class StandInStats:
     writes: int
     requests_by_path: Counter[str]
     throttled: int = 0  # reads refused with 429 by the read bucket
+    polls: int = 0  # GETs of long-running operations' polling URLs (not in `reads`)
 
     def to_json(self) -> JsonDict:
         return {"reads": self.reads, "writes": self.writes, "requests_by_path": dict(self.requests_by_path),
-                "throttled": self.throttled}
+                "throttled": self.throttled, "polls": self.polls}
 
 
 class ReadBucket:
@@ -358,6 +373,7 @@ class _Request:
     claims: JsonDict
     client_ip: str
     correlation_id: str
+    poll_of: str | None = None  # a polling URL's: the operationId of the write it follows
 
     def path_prefix(self, count: int) -> str:
         """The first ``count`` path segments, as the caller spelled them (Azure's event subject)."""
@@ -526,6 +542,7 @@ _COLLECTIONS = {
     "privateendpointconnections": "privateEndpointConnections",
     "advancedthreatprotectionsettings": "advancedThreatProtectionSettings",
 }
+_POLLS = {"azureasyncoperation": "azureAsyncOperation", "operationresults": "operationResults"}
 _ACTIONS = {
     "updateconfigurations": "updateConfigurations",
     "detachvnet": "detachVNet",
@@ -543,6 +560,8 @@ def _resolve(segments: list[str]) -> _Route | None:
     provider = ["providers", "microsoft.dbformysql", "flexibleservers"]
     if low[2:] == provider:
         return _Route("list_sub", sub)
+    if len(low) == 8 and low[2:5] == ["providers", "microsoft.dbformysql", "locations"] and low[6] in _POLLS:
+        return _Route("operation", sub, collection=_POLLS[low[6]], name=segments[7])
     if len(low) < 7 or low[2] != "resourcegroups" or low[4:7] != provider:
         return None
     rg = segments[3]
@@ -564,6 +583,11 @@ def _resolve(segments: list[str]) -> _Route | None:
         if len(rest) == 4:
             return _Route("diag", sub, rg, server, name=rest[3], depth=12)
     return None
+
+
+def _is_poll(raw_path: str) -> bool:
+    route = _resolve([unquote(s) for s in raw_path.split("/") if s])
+    return route is not None and route.kind == "operation"
 
 
 # --------------------------------------------------------------------------------------------
@@ -683,8 +707,14 @@ class ArmStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         tenant_id: str = DEFAULT_TENANT_ID,
+        child_page_size: int = PAGE_SIZE,
     ) -> None:
         self.tenant_id = tenant_id
+        self.child_page_size = child_page_size  # configurations, firewall rules, administrators
+        self.lro = LongRunningOperations()
+        self.event_variation = EventVariation()
+        self._facts = SpecFacts.load()
+        self._event_sequence = 0
         self.emit_events: bool = True
         self.latency: float = 0.0
         self._ssl_context = ssl_context
@@ -698,6 +728,7 @@ class ArmStandIn:
         self._reads = 0
         self._writes = 0
         self._throttled = 0
+        self._polls = 0
         self._bucket: ReadBucket | None = None
         self.defer_server_updates = False  # PATCH shows `Updating` and the old values until finish_updates()
         self._pending_updates: list[tuple[_Server, JsonDict]] = []
@@ -802,13 +833,13 @@ class ArmStandIn:
 
     @property
     def stats(self) -> StandInStats:
-        """Snapshot: ``reads`` (GETs), ``writes`` (everything else), ``requests_by_path``."""
+        """Snapshot: ``reads`` (GETs), ``writes`` (everything else), ``polls``, ``requests_by_path``."""
         with self._lock:
-            return StandInStats(self._reads, self._writes, Counter(self._by_path), self._throttled)
+            return StandInStats(self._reads, self._writes, Counter(self._by_path), self._throttled, self._polls)
 
     def reset_stats(self) -> None:
         with self._lock:
-            self._reads = self._writes = self._throttled = 0
+            self._reads = self._writes = self._throttled = self._polls = 0
             self._by_path.clear()
 
     def reset(self) -> None:
@@ -817,7 +848,7 @@ class ArmStandIn:
             self._servers.clear()
             self._events.clear()
             self._faults.clear()
-            self._reads = self._writes = self._throttled = 0
+            self._reads = self._writes = self._throttled = self._polls = 0
             self._by_path.clear()
             self.latency = 0.0
             self.emit_events = True
@@ -826,6 +857,9 @@ class ArmStandIn:
             self._pending_updates = []
             self.defer_subresource_updates = False
             self._pending_children = []
+            self.lro.reset()
+            self.event_variation = EventVariation()
+            self._event_sequence = 0
 
     def seed_server(
         self,
@@ -886,7 +920,9 @@ class ArmStandIn:
 
     def _count(self, method: str, raw_path: str) -> None:
         with self._lock:
-            if method in ("GET", "HEAD"):
+            if method == "GET" and _is_poll(raw_path):
+                self._polls += 1
+            elif method in ("GET", "HEAD"):
                 self._reads += 1
             else:
                 self._writes += 1
@@ -903,19 +939,47 @@ class ArmStandIn:
                     return fault
         return None
 
-    def _handle(self, request: _Request) -> tuple[int, Any]:
+    def _handle(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
         route = _resolve(request.segments)
         if route is None:
             raise ArmError(
                 404, "InvalidResourceType", f"The resource type for '{request.raw_path}' could not be found."
             )
+        if route.kind == "operation":
+            status, body, headers, request.poll_of = self._op_operation(request, route)
+            return status, body, headers
+        api_version = request.query.get("api-version", "")
+        found = self._facts.match(request.method, request.raw_path, api_version)
+        if found is not None and request.method == "PUT":
+            for name, value, pattern in self._facts.bad_path_values(*found):
+                raise ArmError(400, "InvalidResourceName",
+                               f"Resource name '{value}' ({name}) is invalid: it must match '{pattern}'.")
         operation = getattr(self, f"_op_{route.kind}")
         with self._lock:
-            return operation(request, route)
+            status, body = operation(request, route)
+            if found is not None:
+                server = self._find(route) if route.server else None
+                location = server.resource["location"] if server else "eastus"
+                accepted = self.lro.accept(found[0], self.url, route.subscription_id, location, status, body,
+                                           api_version)
+                if accepted is not None:
+                    return accepted
+            if status == 201 and isinstance(body, dict) and "properties" in body:
+                body = self._created(body)
+            return status, body, {}
+
+    def _op_operation(self, request: _Request, route: _Route) -> tuple[int, Any, dict[str, str], str]:
+        self._require(request, "GET")
+        url = f"{self.url}{request.raw_path}" + (f"?{request.raw_query}" if request.raw_query else "")
+        try:
+            return self.lro.poll(route.collection, route.name, url)
+        except LookupError:
+            raise ArmError(404, "OperationNotFound", f"The operation '{route.name}' was not found.") from None
 
     # ---- events -------------------------------------------------------------------------
 
-    def _emit(self, request: _Request, route: _Route, operation: str, kind: str, provider: str) -> None:
+    def _emit(self, request: _Request, route: _Route, operation: str, kind: str, provider: str,
+              created: bool = False) -> None:
         """Queue one subscription event for the target of ``route`` (caller holds the lock)."""
         if not self.emit_events:
             return
@@ -962,11 +1026,25 @@ class ArmStandIn:
             "metadataVersion": "1",
             "topic": f"/subscriptions/{sub}",
         }
-        self._events.append(event)
+        self._event_sequence += 1
+        variation = self.event_variation
+        for delivery in variation.deliveries(event, created=created, sequence=self._event_sequence):
+            traffic.report_event(delivery)
+            if variation.delay > 0:
+                timer = threading.Timer(variation.delay, self._deliver, (delivery,))
+                timer.daemon = True
+                timer.start()
+            else:
+                self._events.append(delivery)
         self._events_ready.notify_all()
 
-    def _emit_mysql(self, request: _Request, route: _Route, suffix: str, kind: str) -> None:
-        self._emit(request, route, f"{SERVER_TYPE}/{suffix}", kind, MYSQL_PROVIDER)
+    def _deliver(self, event: JsonDict) -> None:
+        with self._events_ready:
+            self._events.append(event)
+            self._events_ready.notify_all()
+
+    def _emit_mysql(self, request: _Request, route: _Route, suffix: str, kind: str, created: bool = False) -> None:
+        self._emit(request, route, f"{SERVER_TYPE}/{suffix}", kind, MYSQL_PROVIDER, created)
 
     # ---- state helpers (caller holds the lock) ------------------------------------------
 
@@ -1110,16 +1188,23 @@ class ArmStandIn:
         return 200, self._page(request, servers)
 
     def _page(self, request: _Request, servers: list[_Server]) -> JsonDict:
+        body = self._page_of(request, servers, PAGE_SIZE)
+        body["value"] = [self._render_server(s) for s in body["value"]]
+        return body
+
+    def _page_of(self, request: _Request, items: list[Any], size: int) -> JsonDict:
+        """One page of ``items`` from ``$skipToken``, with the ``nextLink`` of the next one."""
         try:
             skip = max(0, int(request.query.get("$skiptoken") or 0))
         except ValueError:
             raise ArmError(400, "InvalidSkipToken", "The $skipToken is not valid.") from None
-        page = servers[skip : skip + PAGE_SIZE]
-        body: JsonDict = {"value": [self._render_server(s) for s in page]}
-        if skip + PAGE_SIZE < len(servers):
+        body: JsonDict = {"value": items[skip : skip + size]}
+        if skip + size < len(items):
+            others = "".join(f"&{quote(k, safe='$')}={quote(v, safe='')}" for k, v in request.query.items()
+                             if k not in ("api-version", "$skiptoken"))
             api_version = quote(request.query.get("api-version", MYSQL_API_VERSION), safe="")
             body["nextLink"] = (
-                f"{self.url}{request.raw_path}?api-version={api_version}&$skipToken={skip + PAGE_SIZE}"
+                f"{self.url}{request.raw_path}?api-version={api_version}{others}&$skipToken={skip + size}"
             )
         return body
 
@@ -1134,9 +1219,9 @@ class ArmStandIn:
             created, server = self._create_or_replace_server(
                 route.subscription_id, route.resource_group, route.server, request.body
             )
-            self._emit_mysql(request, route, "write", "Write")
+            self._emit_mysql(request, route, "write", "Write", created)
             body = self._render_server(server)
-            return (201, self._created(body)) if created else (200, body)
+            return (201, body) if created else (200, body)
         if method == "PATCH":
             server = self._find(route)
             if server is None:
@@ -1176,6 +1261,8 @@ class ArmStandIn:
         else:
             children = self._children(server, route.collection)
             items = [self._render_child(server, route.collection, c) for c in children.values()]
+        if route.collection in ("configurations", "firewallRules", "administrators"):
+            return 200, self._page_of(request, items, self.child_page_size)
         return 200, {"value": items}
 
     @staticmethod
@@ -1216,9 +1303,9 @@ class ArmStandIn:
                 "advancedThreatProtectionSettings": self._write_threat_protection,
             }[route.collection]
             created = writer(request, route, server, children)
-            self._emit_mysql(request, route, f"{route.collection}/write", "Write")
+            self._emit_mysql(request, route, f"{route.collection}/write", "Write", created)
             body = self._render_child(server, route.collection, children[key])
-            return (201, self._created(body)) if created else (200, body)
+            return (201, body) if created else (200, body)
         raise self._method_not_allowed(request)
 
     def _write_firewall_rule(
@@ -1416,7 +1503,8 @@ class ArmStandIn:
                     raise ArmError(400, "InvalidRequestContent", f"'properties.{list_key}' must be an array.")
             existing = server.diagnostic_settings.get(key)
             server.diagnostic_settings[key] = _Child(existing.name if existing else route.name, props)
-            self._emit(request, route, f"{DIAGNOSTIC_SETTING_TYPE}/write", "Write", INSIGHTS_PROVIDER)
+            self._emit(request, route, f"{DIAGNOSTIC_SETTING_TYPE}/write", "Write", INSIGHTS_PROVIDER,
+                       existing is None)
             return 200, self._render_diag(server, server.diagnostic_settings[key])
         if method == "DELETE":
             existed = server.diagnostic_settings.pop(key, None) is not None
@@ -1467,6 +1555,13 @@ class ArmStandIn:
         if route == ("POST", "/_standin/emit"):
             self.emit_events = bool(payload.get("enabled", True))
             return 200, {"ok": True, "enabled": self.emit_events}
+        if route == ("POST", "/_standin/event-variation"):
+            self.event_variation = EventVariation.from_json(payload)
+            return 200, {"ok": True, **self.event_variation.to_json()}
+        if route == ("POST", "/_standin/lro"):
+            self.lro.enabled = bool(payload.get("enabled", True))
+            self.lro.polls = max(0, int(payload.get("polls", 0)))
+            return 200, {"ok": True, "enabled": self.lro.enabled, "polls": self.lro.polls}
         if route == ("GET", "/_standin/stats"):
             return 200, self.stats.to_json()
         if route == ("POST", "/_standin/stats/reset"):
@@ -1518,12 +1613,21 @@ class _ArmHandler(JsonRequestHandler):
             return
 
         standin._count(method, raw_path)
+        request: _Request | None = None
+
+        def answer_with(status: int, answer: Any) -> None:
+            if traffic.observed():
+                request_body = request.body if request is not None else None
+                traffic.report_exchange(traffic.Exchange(
+                    method, raw_path, query, request_body, status, answer, dict(headers),
+                    request.poll_of if request is not None else None))
+            self.send_json(status, answer, headers)
+
         wait = standin._throttle(method, raw_path)
         if wait:
             headers["Retry-After"] = _format_retry_after(wait)
-            self.send_json(429, {"error": {"code": "TooManyRequests",
-                                           "message": "Number of read requests for subscription exceeded the limit"}},
-                           headers)
+            answer_with(429, error_body(raw_path, "TooManyRequests",
+                                        "Number of read requests for subscription exceeded the limit"))
             return
         if standin.latency > 0:
             time.sleep(standin.latency)
@@ -1533,7 +1637,7 @@ class _ArmHandler(JsonRequestHandler):
                 headers["Retry-After"] = _format_retry_after(fault.retry_after)
             code = _STATUS_CODES.get(fault.status, "InjectedFault")
             message = f"Injected fault {fault.status} from the ARM stand-in."
-            self.send_json(fault.status, {"error": {"code": code, "message": message}}, headers)
+            answer_with(fault.status, error_body(raw_path, code, message))
             return
 
         try:
@@ -1570,13 +1674,14 @@ class _ArmHandler(JsonRequestHandler):
                 client_ip=self.client_address[0],
                 correlation_id=correlation_id,
             )
-            status, answer = standin._handle(request)
+            status, answer, extra = standin._handle(request)
+            headers.update(extra)
         except ArmError as err:
-            status, answer = err.status, err.body()
+            status, answer = err.status, err.body(raw_path)
         except Exception:  # a bug in the stand-in must still produce an answer
             log.exception("ARM stand-in failed on %s %s", method, raw_path)
-            status, answer = 500, {"error": {"code": "InternalServerError", "message": "stand-in failure"}}
-        self.send_json(status, answer, headers)
+            status, answer = 500, error_body(raw_path, "InternalServerError", "stand-in failure")
+        answer_with(status, answer)
 
 
 # --------------------------------------------------------------------------------------------

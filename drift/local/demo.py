@@ -37,7 +37,7 @@ def sdk_client(stack: LocalStack, claims: dict[str, Any]) -> Any:
 
     assert stack.arm and stack.ca
     return MySQLManagementClient(LocalCredential(claims), stack.subscription_id, base_url=stack.arm.url,
-                                 connection_verify=str(stack.ca.ca_bundle))
+                                 connection_verify=str(stack.ca.ca_bundle), polling_interval=0)
 
 
 def careless_afternoon(sdk: Any) -> None:
