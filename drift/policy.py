@@ -91,6 +91,7 @@ class Policy:
     desired: Desired = field(default_factory=Desired)
     approved_ranges: tuple[ipaddress.IPv4Network, ...] = ()
     trusted_subscriptions: tuple[str, ...] = ()
+    audit_destinations: tuple[str, ...] = ()  # resource ids audit logs may be shipped to; empty: any
     min_alert_severity: str = "low"
     exemptions: tuple[Exemption, ...] = ()
     source: str = "built-in defaults"
@@ -169,6 +170,13 @@ def _setting_names(value: Any) -> tuple[str, ...]:
     return names
 
 
+def _resource_id(value: Any) -> str:
+    text = _text(value)
+    if not text.lower().startswith("/subscriptions/"):
+        raise ValueError(f"{text!r} is not a resource id such as /subscriptions/.../workspaces/soc")
+    return text
+
+
 def _tag(value: Any) -> str:
     text = _text(value)
     if text.startswith("="):
@@ -195,6 +203,7 @@ SECTIONS: dict[str, dict[str, Check]] = {
     "firewall": {"approved_ranges": _list_of(_cidr)},
     "private_endpoints": {"trusted_subscriptions": _list_of(_text)},
     "alerts": {"min_severity": _one_of(*SEVERITIES)},
+    "diagnostics": {"audit_destinations": _list_of(_resource_id)},
 }
 EXEMPTION: dict[str, Check] = {
     "server": _text, "resource_group": _text, "tag": _tag, "settings": _setting_names, "reason": _text,
@@ -282,6 +291,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         desired=Desired(**values["desired"]),
         approved_ranges=values["firewall"].get("approved_ranges", ()),
         trusted_subscriptions=tuple(s.lower() for s in values["private_endpoints"].get("trusted_subscriptions", ())),
+        audit_destinations=values["diagnostics"].get("audit_destinations", ()),
         min_alert_severity=values["alerts"].get("min_severity", "low"),
         exemptions=tuple(exemptions),
         source=source,

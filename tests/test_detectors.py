@@ -316,6 +316,46 @@ def test_diagnostic_settings_are_judged_by_where_audit_logs_go(
                  state("diagnostic_settings", after)) == (verdict, severity)
 
 
+OTHER_SUB_SOC = "/subscriptions/y/resourceGroups/sec/providers/Microsoft.OperationalInsights/workspaces/soc"
+
+
+def test_audit_logs_redirected_to_a_same_named_workspace_elsewhere_are_a_lost_destination() -> None:
+    j = detectors.by_setting("diagnostic_settings").judge(
+        state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)]),
+        state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)]), PUBLIC)
+    assert j is not None and (j.verdict, j.severity) == (Verdict.WEAKENED, Severity.MEDIUM)
+    assert WORKSPACE in j.why and OTHER_SUB_SOC in j.why
+
+
+def test_destinations_are_compared_whatever_the_case_of_their_ids() -> None:
+    assert judge("diagnostic_settings",
+                 state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)]),
+                 state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE.upper())])) == (
+        Verdict.CHANGED, Severity.INFO)
+
+
+def test_a_renamed_diagnostic_setting_changes_nothing() -> None:
+    old = state("diagnostic_settings", [setting("audit-old", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    both = state("diagnostic_settings", [setting("audit-old", AUDIT_GROUP, workspaceId=WORKSPACE),
+                                         setting("audit-new", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    new = state("diagnostic_settings", [setting("audit-new", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    assert judge("diagnostic_settings", old, both) == (Verdict.CHANGED, Severity.INFO)
+    assert judge("diagnostic_settings", both, new) == (Verdict.CHANGED, Severity.INFO)
+
+
+def test_audit_logs_sent_where_the_policy_does_not_know_weaken() -> None:
+    ctx = Context(policy=Policy(audit_destinations=(WORKSPACE.upper(),)), server_id=SERVER_ID)
+    known = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    redirected = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)])
+    copied = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE),
+                                           setting("b", AUDIT_GROUP, storageAccountId=STORAGE)])
+    assert judge("diagnostic_settings", known, redirected, ctx) == (Verdict.WEAKENED, Severity.HIGH)
+    assert judge("diagnostic_settings", known, copied, ctx) == (Verdict.WEAKENED, Severity.HIGH)
+    assert found("diagnostic_settings", known, ctx) == []
+    assert found("diagnostic_settings", redirected, ctx) == [Severity.HIGH]
+    assert judge("diagnostic_settings", known, copied, PUBLIC) == (Verdict.STRENGTHENED, Severity.INFO)
+
+
 SHIPPING = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)])
 
 
