@@ -28,7 +28,8 @@ from drift.model import Judgement, Severity, Verdict, worst
 from drift.policy import Policy
 
 MODULES = ("firewall", "public_access", "network_isolation", "entra_only", "entra_admin", "tls", "audit_log",
-           "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags")
+           "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags",
+           "high_availability", "server_version", "audit_users")
 
 CONFIGURATION_PREFIX = "configuration/"
 LEARN = "https://learn.microsoft.com/azure/mysql/flexible-server/"
@@ -79,6 +80,8 @@ class Detector:
     issues: Issues
     judge: Judge
     describe: Callable[[Any], str]
+    cis: str = ""  # CIS Microsoft Azure Foundations Benchmark v3.0.0 recommendation, e.g. "5.3.2"
+    prowler: str = ""  # Prowler's check id, e.g. "mysql_flexible_server_audit_log_enabled"
 
     def first_seen(self, state: Any, ctx: Context) -> Judgement | None:
         """A finding when a state seen for the first time already falls short, else None."""
@@ -124,6 +127,8 @@ def detector(
     state: Callable[[Any], Any],
     describe: Callable[[Any], str],
     judge: Judge | None = None,
+    cis: str = "",
+    prowler: str = "",
 ) -> Callable[[Issues], Issues]:
     """Register the decorated `issues(state, ctx)` function as the detector of `setting`."""
 
@@ -131,7 +136,8 @@ def detector(
         if setting in _REGISTRY:
             raise ValueError(f"two detectors for setting {setting!r}")
         _REGISTRY[setting] = Detector(setting, reads, title, control, severity_rules, remediation, command,
-                                      doc_url, state, issues, judge or compare_issues(issues), describe)
+                                      doc_url, state, issues, judge or compare_issues(issues), describe,
+                                      cis=cis, prowler=prowler)
         return issues
 
     return register

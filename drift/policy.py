@@ -54,6 +54,9 @@ class Desired:
     geo_redundant_backup: str = "Enabled"
     min_backup_retention_days: int = 7
     defender: str = "Enabled"
+    high_availability: str = "SameZone"  # the least mode accepted: Disabled, SameZone or ZoneRedundant
+    min_mysql_version: str = "8.0"  # older major versions are a gap (5.7 is out of standard support)
+    defender_plan: str = "Standard"  # Defender for open-source relational databases at the subscription
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,9 @@ DESIRED: dict[str, Check] = {
     "geo_redundant_backup": _one_of("Enabled", "Disabled"),
     "min_backup_retention_days": _days,
     "defender": _one_of("Enabled", "Disabled"),
+    "high_availability": _one_of("Disabled", "SameZone", "ZoneRedundant"),
+    "min_mysql_version": _one_of("5.7", "8.0"),
+    "defender_plan": _one_of("Standard", "Free"),
 }
 SECTIONS: dict[str, dict[str, Check]] = {
     "desired": DESIRED,
