@@ -37,6 +37,10 @@ DESIRED = {
     "backup": f"geo-redundant, >= {Desired.min_backup_retention_days} days",
     "defender": f"{Desired.defender}",
     "private_endpoints": "approved connections only from own or trusted subscriptions",
+    "high_availability": f"{Desired.high_availability} or better",
+    "mysql_version": f">= {Desired.min_mysql_version}",
+    "audit_log_exclude_users": "nobody excluded",
+    "audit_log_include_users": "empty (every user audited)",
 }
 
 
@@ -52,15 +56,17 @@ def _triggers(detector: detectors.Detector) -> str:
 
 
 def settings_table() -> str:
-    rows = ["| setting | re-checked on | ARM read (permission) | desired by default | severity | MCSB |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| setting | re-checked on | ARM read (permission) | desired by default | severity | MCSB "
+            "| CIS Azure 3.0 | Prowler |",
+            "|---|---|---|---|---|---|---|---|"]
     for d in detectors.all_detectors():
-        if d.setting == "server_tags":
+        if d.control == "-":  # kept as context only (tags, administrator login), never judged
             continue
         kind, _, parameter = d.reads.partition("/")
         read = READS[kind] + (f" `{parameter}`" if parameter else "")
         rows.append(f"| {d.title} (`{d.setting}`) | {_triggers(d)} | {read} (`{READ_ACTIONS[kind]}`) | "
-                    f"{DESIRED[d.setting]} | {d.severity_rules} | {d.control} |")
+                    f"{DESIRED[d.setting]} | {d.severity_rules} | {d.control or '-'} | {d.cis or '-'} | "
+                    f"{'`' + d.prowler + '`' if d.prowler else '-'} |")
     return "\n".join([BEGIN, *rows, END])
 
 
