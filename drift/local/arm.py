@@ -179,6 +179,12 @@ def parameter_catalogue(version: str) -> tuple[ParameterSpec, ...]:
             "CONNECTION,CONNECTION_V2,DML_SELECT,DML_NONSELECT,DML,DDL,DCL,ADMIN,GENERAL,TABLE_ACCESS",
             "CONNECTION",
         ),
+        ParameterSpec("audit_log_exclude_users",
+                      "The comma-separated user list whose commands will not be in the audit logs.", "String", "",
+                      "azure_superuser"),
+        ParameterSpec("audit_log_include_users",
+                      "The comma-separated user list whose commands will be in the audit logs. It takes higher "
+                      "priority if the same user name is found in audit_log_exclude_users.", "String", "", ""),
         ParameterSpec(
             "max_connections",
             "The maximum permitted number of simultaneous client connections.",

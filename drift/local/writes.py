@@ -13,6 +13,7 @@ from azure.mgmt.mysqlflexibleservers import models
 
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 KEY_URI = "https://contoso-kv.vault.azure.net/keys/mysql-cmk/4d1c6e9f"
+GEO_KEY_URI = "https://contoso-kv-paired.vault.azure.net/keys/mysql-cmk-geo/7a2b9c31"
 
 
 def server_id(subscription: str, group: str, name: str) -> str:
@@ -30,8 +31,10 @@ def create_server(sdk: Any, group: str, name: str, *, public_access: str = "Disa
             "identity": models.MySQLServerIdentity(type="UserAssigned",
                                                    user_assigned_identities={identity: models.UserAssignedIdentity()}),
             "data_encryption": models.DataEncryption(type="AzureKeyVault", primary_user_assigned_identity_id=identity,
-                                                     primary_key_uri=KEY_URI),
+                                                     primary_key_uri=KEY_URI, geo_backup_key_uri=GEO_KEY_URI,
+                                                     geo_backup_user_assigned_identity_id=identity),
             "backup": models.Backup(backup_retention_days=14, geo_redundant_backup="Enabled"),
+            "high_availability": models.HighAvailability(mode="ZoneRedundant", standby_availability_zone="2"),
         }
     sdk.servers.begin_create(group, name, models.Server(
         location="westeurope", sku=models.MySQLServerSku(name="Standard_D2ds_v4", tier="GeneralPurpose"),
