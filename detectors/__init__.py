@@ -29,7 +29,7 @@ from drift.policy import Policy
 
 MODULES = ("firewall", "public_access", "network_isolation", "entra_only", "entra_admin", "tls", "audit_log",
            "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags",
-           "high_availability", "server_version", "audit_users")
+           "high_availability", "server_version", "audit_users", "defender_plan")
 
 CONFIGURATION_PREFIX = "configuration/"
 LEARN = "https://learn.microsoft.com/azure/mysql/flexible-server/"
@@ -82,6 +82,7 @@ class Detector:
     describe: Callable[[Any], str]
     cis: str = ""  # CIS Microsoft Azure Foundations Benchmark v3.0.0 recommendation, e.g. "5.3.2"
     prowler: str = ""  # Prowler's check id, e.g. "mysql_flexible_server_audit_log_enabled"
+    scope: str = "server"  # or "subscription": one state per subscription (drift.subscription), not per server
 
     def first_seen(self, state: Any, ctx: Context) -> Judgement | None:
         """A finding when a state seen for the first time already falls short, else None."""
@@ -129,6 +130,7 @@ def detector(
     judge: Judge | None = None,
     cis: str = "",
     prowler: str = "",
+    scope: str = "server",
 ) -> Callable[[Issues], Issues]:
     """Register the decorated `issues(state, ctx)` function as the detector of `setting`."""
 
@@ -137,7 +139,7 @@ def detector(
             raise ValueError(f"two detectors for setting {setting!r}")
         _REGISTRY[setting] = Detector(setting, reads, title, control, severity_rules, remediation, command,
                                       doc_url, state, issues, judge or compare_issues(issues), describe,
-                                      cis=cis, prowler=prowler)
+                                      cis=cis, prowler=prowler, scope=scope)
         return issues
 
     return register
@@ -178,8 +180,9 @@ def tracked_parameters() -> list[str]:
 
 
 def reads_of(detectors: Iterable[Detector]) -> list[str]:
+    """The per-server reads these detectors need (subscription-level ones are read by drift.subscription)."""
     order = {"server": 0}
-    return sorted({d.reads for d in detectors}, key=lambda r: (order.get(r, 1), r))
+    return sorted({d.reads for d in detectors if d.scope == "server"}, key=lambda r: (order.get(r, 1), r))
 
 
 def parameter_value(configuration: dict[str, Any] | None) -> str | None:

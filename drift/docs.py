@@ -9,7 +9,7 @@ import detectors
 from drift.armid import mysql_server_ref
 from drift.policy import Desired
 from drift.readers import READ_ACTIONS
-from drift.routing import ROUTES
+from drift.routing import ROUTES, SUBSCRIPTION_OPERATIONS
 
 _SAMPLE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.DBforMySQL/flexibleServers/srv"
 _CHILD = {"": "", "firewallrules": "/firewallRules/r", "configurations": "/configurations/{p}",
@@ -19,7 +19,8 @@ _CHILD = {"": "", "firewallrules": "/firewallRules/r", "configurations": "/confi
           "microsoft.insights/diagnosticsettings": "/providers/Microsoft.Insights/diagnosticSettings/d"}
 READS = {"server": "get server", "firewall_rules": "list firewall rules", "configuration": "get parameter",
          "administrators": "list administrators", "private_endpoints": "list private endpoint connections",
-         "threat_protection": "get threat protection setting", "diagnostic_settings": "list diagnostic settings"}
+         "threat_protection": "get threat protection setting", "diagnostic_settings": "list diagnostic settings",
+         "defender_plan": "get the subscription's Defender plan (and list servers when it weakens)"}
 BEGIN, END = "<!-- settings-table: written by `python -m drift.docs` -->", "<!-- /settings-table -->"
 
 DESIRED = {
@@ -41,10 +42,13 @@ DESIRED = {
     "mysql_version": f">= {Desired.min_mysql_version}",
     "audit_log_exclude_users": "nobody excluded",
     "audit_log_include_users": "empty (every user audited)",
+    "defender_plan": f"{Desired.defender_plan}",
 }
 
 
 def _triggers(detector: detectors.Detector) -> str:
+    if detector.scope == "subscription":
+        return ", ".join(f"`{op}`" for op in SUBSCRIPTION_OPERATIONS)
     found = []
     for route in ROUTES:
         suffix = _CHILD[route.target].replace("{p}", detector.reads.rpartition("/")[2])

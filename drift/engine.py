@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import detectors
 from detectors import Context
-from drift import routing
+from drift import routing, subscription
 from drift.armid import ServerRef, mysql_server_ref
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
 from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, Verdict
@@ -156,7 +156,10 @@ class DriftEngine:
             return Outcome(event.id, "refused", detail=refusal)
         plan = routing.plan(event)
         if plan is None:
-            return Outcome(event.id, "ignored")
+            done = subscription.handle(event, reader=self.reader, store=self.store, notifiers=self.notifiers,
+                                       policy=self.policy, clock=self.clock, owner=self.owner)
+            return Outcome(event.id, done.status, done.records, done.alerts_sent, done.reads) if done else Outcome(
+                event.id, "ignored")
         if plan.deletes_server:
             return self._close(plan)
         return self._recheck(plan, attempt=attempt)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from drift.local import security
 from drift.local.credential import CLAIM_OBJECT_ID, CLAIM_UPN, decode_unverified
 
 log = logging.getLogger(__name__)
@@ -896,6 +897,10 @@ class ArmStandIn:
     def _handle(self, request: _Request) -> tuple[int, Any]:
         route = _resolve(request.segments)
         if route is None:
+            with self._lock:  # subscription-level Defender plans: drift/local/security.py
+                answer = security.handle(self, request, ArmError)
+            if answer is not None:
+                return answer
             raise ArmError(
                 404, "InvalidResourceType", f"The resource type for '{request.raw_path}' could not be found."
             )
