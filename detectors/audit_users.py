@@ -78,8 +78,9 @@ def exclude_issues(state: list[str], ctx: Context) -> list[Issue]:
 def include_judge(before: list[str], after: list[str], ctx: Context) -> Judgement:
     if not after and before:
         return Judgement(Verdict.STRENGTHENED, Severity.INFO, "every user is audited again (include list cleared)")
-    if not after:
-        return Judgement(Verdict.CHANGED, Severity.INFO, "audit include list unchanged")
+    if not after or not _auditing(ctx):
+        return Judgement(Verdict.CHANGED, Severity.INFO, "audit include list changed while the audit log is off"
+                         if after else "audit include list unchanged")
     found = include_issues(after, ctx)
     dropped = sorted(set(before) - set(after))
     if not before or (dropped and _auditing(ctx)):

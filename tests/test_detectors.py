@@ -582,6 +582,9 @@ def test_an_include_list_audits_only_whom_it_names(before: str, after: str, verd
                                                    severity: Severity) -> None:
     j = detectors.by_setting("audit_log_include_users").judge(users(before), users(after), AUDITING)
     assert j is not None and (j.verdict, j.severity) == (verdict, severity)
+    off = Context(others={**AUDITING.others, "audit_log_enabled": "OFF"}, server_id=SERVER_ID)
+    j = detectors.by_setting("audit_log_include_users").judge(users(before), users(after), off)
+    assert j is not None and j.verdict != Verdict.WEAKENED
 
 
 def test_the_official_configuration_list_excludes_only_azures_own_login() -> None:

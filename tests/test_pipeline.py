@@ -142,7 +142,7 @@ def test_a_new_server_gets_a_full_posture_check_and_one_alert_listing_every_gap(
     create_server(sdk, server_name, public_access="Enabled")  # Azure's defaults otherwise
     [outcome] = deliver(engine, arm)
 
-    assert outcome.reads == 11, "every watched setting, read once"
+    assert outcome.reads == 13, "every watched setting, read once"
     rows = history(engine, server_name)
     assert {r.setting for r in rows} == {
         "public_network_access", "aad_auth_only", "entra_admin", "tls_version", "audit_log_enabled",
