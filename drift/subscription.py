@@ -26,7 +26,7 @@ from typing import Any
 
 import detectors
 from detectors import Context
-from drift.events import ArmEvent
+from drift.events import ArmEvent, Caller
 from drift.model import Alert, AlertStatus, HistoryRecord, Judgement, Severity, Verdict
 from drift.policy import Policy
 from drift.readers import SUBSCRIPTION_READS
@@ -87,6 +87,29 @@ def handle(event: ArmEvent, *, reader: Any, store: Any, notifiers: Sequence[Any]
     if not event.succeeded or event.action != "Write":
         log.debug("ignored event %s: %s on %s changes nothing watched", event.id, event.kind, event.subject)
         return Handled("ignored")
+    return check(found, event, reader=reader, store=store, notifiers=notifiers, policy=policy, clock=clock,
+                 owner=owner, max_attempts=max_attempts)
+
+
+def reconcile(engine: Any, subscription_id: str, run_id: str, servers: list[str]) -> list[Handled]:
+    """Check every subscription-level setting of a subscription a scan covers (source `reconcile`);
+    `servers` are the names the scan listed (named in an alert without another read)."""
+    out = []
+    for read, path in SUBSCRIPTION_READS.items():
+        found = Target(subscription_id, read, f"/subscriptions/{subscription_id}/{path}")
+        event = ArmEvent(id=f"reconcile-{run_id}-{read}", kind="Reconcile", subject=found.resource_id,
+                         time=engine.clock(), operation_name="reconcile", subscription_id=subscription_id,
+                         tenant_id=None, correlation_id=None, caller=Caller(name="reconcile (no caller known)"),
+                         client_ip=None, schema="reconcile")
+        out.append(check(found, event, reader=engine.reader, store=engine.store, notifiers=engine.notifiers,
+                         policy=engine.policy, clock=engine.clock, owner=engine.owner, servers=sorted(servers)))
+    return out
+
+
+def check(found: Target, event: ArmEvent, *, reader: Any, store: Any, notifiers: Sequence[Any], policy: Policy,
+          clock: Callable[[], datetime], owner: str, max_attempts: int = 6,
+          servers: list[str] | None = None) -> Handled:
+    """Re-read one subscription-level setting, judge it against its baseline, commit, alert."""
     result = Handled("unchanged")
     for _attempt in range(max_attempts):
         rows = store.load(found.partition)
@@ -112,8 +135,9 @@ def handle(event: ArmEvent, *, reader: Any, store: Any, notifiers: Sequence[Any]
                      and judgement.severity.rank >= Severity(policy.min_alert_severity).rank)
             why = judgement.why
             if judgement.verdict == Verdict.WEAKENED:
-                servers = _servers(reader, found.subscription_id)
-                result.reads += 1
+                if servers is None:
+                    servers = _servers(reader, found.subscription_id)
+                    result.reads += 1
                 why += (f"; servers affected: {', '.join(servers)}" if servers
                         else "; no MySQL flexible server in the subscription yet")
             exemption = policy.exemption(server_id=found.resource_id, server_name=found.label, resource_group="",
