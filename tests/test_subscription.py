@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 import pytest
-from azure.core.rest import HttpRequest
 
 import detectors
 from detectors import Context
@@ -21,9 +20,8 @@ from drift.local.arm import ArmStandIn
 from drift.local.credential import LocalCredential
 from drift.local.receivers import TeamsReceiver
 from drift.local.tls import LocalCA
-from drift.local.writes import create_server
+from drift.local.writes import create_server, defender_plan
 from drift.model import Severity, Verdict
-from drift.readers import SECURITY_PRICINGS_API_VERSION
 from drift.routing import handled_operations
 from tests.conftest import CARELESS, GROUP
 
@@ -40,10 +38,7 @@ def own_subscription(arm: ArmStandIn, ca: LocalCA) -> Any:
 
 
 def set_plan(sdk: Any, tier: str) -> None:
-    request = HttpRequest("PUT", f"/subscriptions/{sdk._config.subscription_id}/{PLAN}",
-                          params={"api-version": SECURITY_PRICINGS_API_VERSION},
-                          json={"properties": {"pricingTier": tier}})
-    sdk._send_request(request).raise_for_status()
+    defender_plan(sdk, tier)
 
 
 def plan_events(arm: ArmStandIn) -> list[dict[str, Any]]:
@@ -115,3 +110,24 @@ def test_a_free_plan_first_seen_is_a_gap_and_a_failed_post_is_sent_by_the_sweep(
     assert "no MySQL flexible server in the subscription yet" in str(card)
     assert [o.status for o in engine.handle_many(events)] == ["unchanged"], "the redelivery finds it recorded"
     assert len(teams.messages()) == 1
+
+
+def test_the_stand_in_serves_plans_as_a_new_subscription_has_them(own_subscription: Any, arm: ArmStandIn,
+                                                                  ca: LocalCA) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    from drift.readers import ArmReader
+
+    reader = ArmReader(LocalCredential(), base_url=arm.url, connection_verify=str(ca.ca_bundle))
+    sub = own_subscription._config.subscription_id
+    assert reader.read_subscription(sub, "defender_plan")["properties"]["pricingTier"] == "Free"
+    with pytest.raises(HttpResponseError) as refused:
+        defender_plan(own_subscription, "Premium")
+    assert refused.value.status_code == 400
+    assert arm.drain_events() == [], "a refused write emits nothing"
+    defender_plan(own_subscription, "standard")
+    body = reader.read_subscription(sub, "defender_plan")
+    assert body["properties"]["pricingTier"] == "Standard" and body["properties"]["enablementTime"]
+    assert body["id"].endswith("/providers/Microsoft.Security/pricings/OpenSourceRelationalDatabases")
+    arm.reset()
+    assert reader.read_subscription(sub, "defender_plan")["properties"]["pricingTier"] == "Free"

@@ -817,6 +817,7 @@ class ArmStandIn:
         """Forget every resource, event, fault and statistic; latency 0; events on."""
         with self._lock:
             self._servers.clear()
+            security.forget(self)
             self._events.clear()
             self._faults.clear()
             self._reads = self._writes = self._throttled = 0

@@ -36,6 +36,11 @@ def _plans(standin: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return _STATE.setdefault(standin, {})
 
 
+def forget(standin: Any) -> None:
+    """Back to a new subscription's plans (the stand-in's reset)."""
+    _plans(standin).clear()
+
+
 def _body(subscription_id: str, plan: str, properties: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"/subscriptions/{subscription_id}/providers/{PRICING_TYPE}/{plan}", "name": plan,
             "type": PRICING_TYPE, "properties": dict(properties)}

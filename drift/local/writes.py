@@ -12,6 +12,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.mysqlflexibleservers import models
 
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
+SECURITY_PRICINGS_API = "2024-01-01"
 KEY_URI = "https://contoso-kv.vault.azure.net/keys/mysql-cmk/4d1c6e9f"
 GEO_KEY_URI = "https://contoso-kv-paired.vault.azure.net/keys/mysql-cmk-geo/7a2b9c31"
 
@@ -91,6 +92,16 @@ def secure_everything_else(sdk: Any, group: str, name: str, workspace_id: str) -
     sdk.advanced_threat_protection_settings.begin_update_put(group, name, "Default", models.AdvancedThreatProtection(
         state="Enabled")).result()
     diagnostic_setting(sdk, group, name, "audit", audit_to_workspace(workspace_id))
+    defender_plan(sdk, "Standard")
+
+
+def defender_plan(sdk: Any, tier: str) -> None:
+    """The subscription's Defender plan for open-source relational databases (no call in the MySQL SDK)."""
+    url = f"/subscriptions/{sdk._config.subscription_id}/providers/Microsoft.Security/pricings/" \
+          "OpenSourceRelationalDatabases"
+    request = HttpRequest("PUT", url, params={"api-version": SECURITY_PRICINGS_API}, json={"properties": {
+        "pricingTier": tier}})
+    sdk._send_request(request).raise_for_status()
 
 
 def create_compliant_server(sdk: Any, group: str, name: str, workspace_id: str, **kwargs: Any) -> None:
