@@ -58,6 +58,9 @@ def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: s
     known = {d.setting for d in detectors.all_detectors()}
     if setting is not None and setting not in known:
         raise ReviewError(f"unknown setting {setting!r} (known: {', '.join(sorted(known))})")
+    if setting is not None and detectors.by_setting(setting).scope != "server":
+        raise ReviewError(f"{setting} is a setting of the subscription, not of a server: "
+                          "it cannot be accepted per server (use an exemption in the policy)")
     wanted = [detectors.by_setting(setting)] if setting else [d for d in detectors.all_detectors()]
     for _attempt in range(engine.max_attempts):
         rows = engine.store.load(ref.server_id)
