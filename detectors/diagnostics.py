@@ -49,9 +49,12 @@ def settings_state(settings: list[dict[str, Any]] | None) -> list[dict[str, Any]
 
 
 def _short(destination: str) -> str:
-    """`workspace:/subscriptions/.../workspaces/soc` as `workspace soc`."""
+    """`workspace:/subscriptions/S/resourceGroups/G/.../workspaces/soc` as `workspace soc (S/G)`: the name
+    alone would make a workspace of the same name elsewhere look like the same one."""
     kind, _, target = destination.partition(":")
-    return f"{kind} {target.rstrip('/').rsplit('/', 1)[-1]}"
+    parts = target.strip("/").split("/")
+    where = f" ({parts[1]}/{parts[3]})" if len(parts) > 3 and parts[0].lower() == "subscriptions" else ""
+    return f"{kind} {parts[-1]}{where}"
 
 
 def audit_sinks(state: list[dict[str, Any]]) -> set[str]:

@@ -326,6 +326,9 @@ def test_audit_logs_redirected_to_a_same_named_workspace_elsewhere_are_a_lost_de
         state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)]), PUBLIC)
     assert j is not None and (j.verdict, j.severity) == (Verdict.WEAKENED, Severity.MEDIUM)
     assert WORKSPACE in j.why and OTHER_SUB_SOC in j.why
+    d = detectors.by_setting("diagnostic_settings")
+    assert d.describe(state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)])) == \
+        "a (audit to workspace soc (y/sec))"
 
 
 def test_destinations_are_compared_whatever_the_case_of_their_ids() -> None:
