@@ -29,7 +29,7 @@ from drift.policy import Policy
 
 MODULES = ("firewall", "public_access", "network_isolation", "entra_only", "entra_admin", "tls", "audit_log",
            "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags",
-           "high_availability", "server_version", "audit_users", "defender_plan")
+           "high_availability", "mysql_version", "audit_users", "defender_plan")
 
 CONFIGURATION_PREFIX = "configuration/"
 LEARN = "https://learn.microsoft.com/azure/mysql/flexible-server/"
