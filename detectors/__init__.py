@@ -28,7 +28,8 @@ from drift.model import Judgement, Severity, Verdict, worst
 from drift.policy import Policy
 
 MODULES = ("firewall", "public_access", "network_isolation", "entra_only", "entra_admin", "tls", "audit_log",
-           "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags")
+           "diagnostics", "encryption", "backup", "defender", "private_endpoints", "server_tags",
+           "high_availability", "mysql_version", "audit_users", "defender_plan")
 
 CONFIGURATION_PREFIX = "configuration/"
 LEARN = "https://learn.microsoft.com/azure/mysql/flexible-server/"
@@ -82,6 +83,9 @@ class Detector:
     judge: Judge
     describe: Callable[[Any], str]
     static: bool = False  # a server parameter that takes effect only when the server restarts
+    cis: str = ""  # CIS Microsoft Azure Foundations Benchmark v3.0.0 recommendation, e.g. "5.3.2"
+    prowler: str = ""  # Prowler's check id, e.g. "mysql_flexible_server_audit_log_enabled"
+    scope: str = "server"  # or "subscription": one state per subscription (drift.subscription), not per server
 
     def first_seen(self, state: Any, ctx: Context) -> Judgement | None:
         """A finding when a state seen for the first time already falls short, else None."""
@@ -128,6 +132,9 @@ def detector(
     describe: Callable[[Any], str],
     judge: Judge | None = None,
     static: bool = False,
+    cis: str = "",
+    prowler: str = "",
+    scope: str = "server",
 ) -> Callable[[Issues], Issues]:
     """Register the decorated `issues(state, ctx)` function as the detector of `setting`.
 
@@ -138,14 +145,15 @@ def detector(
     def register(issues: Issues) -> Issues:
         if setting in _REGISTRY:
             raise ValueError(f"two detectors for setting {setting!r}")
+        extra: dict[str, Any] = {"cis": cis, "prowler": prowler, "scope": scope}
         if static:
             if judge is not None:
                 raise ValueError(f"{setting}: a static parameter is judged by its issues, not a judge of its own")
             found = Detector(setting, reads, title, control, severity_rules, remediation, command, doc_url,
-                             *running_aware(state, issues, describe), static=True)
+                             *running_aware(state, issues, describe), static=True, **extra)
         else:
             found = Detector(setting, reads, title, control, severity_rules, remediation, command, doc_url,
-                             state, issues, judge or compare_issues(issues), describe)
+                             state, issues, judge or compare_issues(issues), describe, **extra)
         _REGISTRY[setting] = found
         return issues
 
@@ -187,8 +195,9 @@ def tracked_parameters(*, static: bool = False) -> list[str]:
 
 
 def reads_of(detectors: Iterable[Detector]) -> list[str]:
+    """The per-server reads these detectors need (subscription-level ones are read by drift.subscription)."""
     order = {"server": 0}
-    return sorted({d.reads for d in detectors}, key=lambda r: (order.get(r, 1), r))
+    return sorted({d.reads for d in detectors if d.scope == "server"}, key=lambda r: (order.get(r, 1), r))
 
 
 def parameter_value(configuration: dict[str, Any] | None) -> str | None:

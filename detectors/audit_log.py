@@ -33,6 +33,8 @@ def _shipped(ctx: Context) -> bool | None:
     doc_url=LEARN + "concepts-audit-logs",
     state=parameter_value,
     describe=lambda s: s or "not set",
+    cis="5.3.3",
+    prowler="mysql_flexible_server_audit_log_enabled",
 )
 def enabled_issues(state: str | None, ctx: Context) -> list[Issue]:
     if state == "ON" or ctx.policy.desired.audit_log_enabled == "OFF":
@@ -55,6 +57,8 @@ def enabled_issues(state: str | None, ctx: Context) -> list[Issue]:
     doc_url=LEARN + "concepts-audit-logs",
     state=parameter_value,
     describe=lambda s: s or "not set",
+    cis="5.3.4",
+    prowler="mysql_flexible_server_audit_log_connection_activated",
 )
 def events_issues(state: str | None, ctx: Context) -> list[Issue]:
     wanted = set(ctx.policy.desired.audit_log_events)

@@ -57,6 +57,7 @@ def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgem
     state=backup_state,
     describe=describe,
     judge=judge,
+    prowler="mysql_flexible_server_geo_redundant_backup_enabled",
 )
 def issues(state: dict[str, Any], ctx: Context) -> list[Issue]:
     found = []

@@ -4,6 +4,13 @@ Audit logs count as shipped by a setting when one of its enabled log entries is 
 `MySqlAuditLogs` or the category group `audit` or `allLogs`, and the setting has at least one
 destination. Each destination that stops receiving them is a loss: the workspace a SIEM reads
 goes dark even if a storage account still gets a copy.
+
+Destinations are compared by their full resource id, case-insensitively (as Azure Policy does):
+a workspace of the same name in another subscription is another destination. The settings'
+names play no part: a setting renamed (a new one to the same workspace, then the old one
+deleted) still delivers audit logs to the same place and changes nothing. Audit logs sent to a
+destination the policy does not list (`[diagnostics] audit_destinations`) leave the team's
+control: a weakening.
 """
 
 from __future__ import annotations
@@ -42,13 +49,38 @@ def settings_state(settings: list[dict[str, Any]] | None) -> list[dict[str, Any]
 
 
 def _short(destination: str) -> str:
-    """`workspace:/subscriptions/.../workspaces/soc` as `workspace soc`."""
+    """`workspace:/subscriptions/S/resourceGroups/G/.../workspaces/soc` as `workspace soc (S/G)`: the name
+    alone would make a workspace of the same name elsewhere look like the same one."""
     kind, _, target = destination.partition(":")
-    return f"{kind} {target.rstrip('/').rsplit('/', 1)[-1]}"
+    parts = target.strip("/").split("/")
+    where = f" ({parts[1]}/{parts[3]})" if len(parts) > 3 and parts[0].lower() == "subscriptions" else ""
+    return f"{kind} {parts[-1]}{where}"
 
 
 def audit_sinks(state: list[dict[str, Any]]) -> set[str]:
-    return {f"{s['name']} -> {_short(d)}" for s in state if s["audit"] for d in s["destinations"]}
+    """Where audit logs arrive: `kind:full id`, lower-cased, whatever setting sends them."""
+    return {d.lower() for s in state or [] if s["audit"] for d in s["destinations"]}
+
+
+def _named(sinks: list[str], state: list[dict[str, Any]]) -> str:
+    """The sinks as people read them: `workspace soc (/subscriptions/...)`, with the settings sending there."""
+    out = []
+    for sink in sinks:
+        kind, _, target = sink.partition(":")
+        original = next((d.partition(":")[2] for s in state or [] for d in s["destinations"] if d.lower() == sink),
+                        target)
+        via = sorted(s["name"] for s in state or [] if s["audit"] and sink in {d.lower() for d in s["destinations"]})
+        out.append(f"{kind} {original.rstrip('/').rsplit('/', 1)[-1]} ({original})"
+                   + (f" via {', '.join(via)}" if via else ""))
+    return ", ".join(out)
+
+
+def unknown_sinks(state: list[dict[str, Any]], ctx: Context) -> list[str]:
+    """Audit destinations the policy does not list (none when the policy lists none)."""
+    known = {d.lower().rstrip("/") for d in ctx.policy.audit_destinations}
+    if not known:
+        return []
+    return sorted(s for s in audit_sinks(state) if s.partition(":")[2].rstrip("/") not in known)
 
 
 def describe(state: list[dict[str, Any]] | None) -> str:
@@ -65,19 +97,32 @@ def _recorded_note(ctx: Context) -> str:
     return "; the server records audit events that now go nowhere" if ctx.other("audit_log_enabled") == "ON" else ""
 
 
+def _targets(sinks: list[str], state: list[dict[str, Any]]) -> list[str]:
+    """The settings that used to send audit logs to the lost sinks (what the undo command recreates)."""
+    return sorted({s["name"] for s in state or [] if s["audit"]
+                   for d in s["destinations"] if d.lower() in sinks})
+
+
 def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Context) -> Judgement:
     old, new = audit_sinks(before), audit_sinks(after)
     lost, gained = sorted(old - new), sorted(new - old)
-    if lost:
-        if new:
-            return Judgement(Verdict.WEAKENED, Severity.MEDIUM,
-                             f"audit logs no longer reach {', '.join(lost)}; other destinations still receive them",
-                             tuple(lost))
+    foreign = [s for s in unknown_sinks(after, ctx) if s in gained]
+    if lost and not new:
         return Judgement(Verdict.WEAKENED, Severity.HIGH,
-                         f"audit logs no longer reach {', '.join(lost)}; they are now shipped nowhere"
-                         + _recorded_note(ctx), tuple(lost))
+                         f"audit logs no longer reach {_named(lost, before)}; they are now shipped nowhere"
+                         + _recorded_note(ctx), tuple(_targets(lost, before)))
+    if lost or foreign:
+        why = []
+        if lost:
+            why.append(f"audit logs no longer reach {_named(lost, before)}; "
+                       f"they now go to {_named(sorted(new), after)}")
+        if foreign:
+            why.append(f"audit logs now also go to {_named(foreign, after)}, "
+                       "a destination the policy does not list")
+        return Judgement(Verdict.WEAKENED, Severity.HIGH if foreign else Severity.MEDIUM, "; ".join(why),
+                         tuple(_targets(lost, before)))
     if gained:
-        return Judgement(Verdict.STRENGTHENED, Severity.INFO, f"audit logs now reach {', '.join(gained)}")
+        return Judgement(Verdict.STRENGTHENED, Severity.INFO, f"audit logs now reach {_named(gained, after)}")
     return Judgement(Verdict.CHANGED, Severity.INFO, "diagnostic settings changed; audit shipping unchanged")
 
 
@@ -96,7 +141,10 @@ def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Contex
     judge=judge,
 )
 def issues(state: list[dict[str, Any]], ctx: Context) -> list[Issue]:
+    found = [Issue(f"foreign:{sink}", Severity.HIGH,
+                   f"audit logs go to {_named([sink], state)}, a destination the policy does not list")
+             for sink in unknown_sinks(state, ctx)]
     if audit_sinks(state) or not ctx.policy.desired.audit_shipped:
-        return []
+        return found
     return [Issue("unshipped", Severity.HIGH,
                   "audit logs (MySqlAuditLogs) are sent to no destination" + _recorded_note(ctx))]

@@ -2,6 +2,10 @@
 
 Going back to a service-managed key weakens; a new key URI is worth a record even when both
 are customer-managed (a key from an unexpected vault is how a takeover would look).
+
+With geo-redundant backup on, the backup copy in the paired region needs its own key and
+identity there (`geoBackupKeyURI`, `geoBackupUserAssignedIdentityId`); without them the
+customer-managed key does not cover the geo backup: a gap.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ def encryption_state(server: dict[str, Any] | None) -> dict[str, str | None]:
     kind = data.get("type")
     return {"type": TYPES.get(str(kind).lower(), kind) if kind else "SystemManaged",
             "primary_key_uri": data.get("primaryKeyURI") or None,
-            "geo_backup_key_uri": data.get("geoBackupKeyURI") or None}
+            "geo_backup_key_uri": data.get("geoBackupKeyURI") or None,
+            "geo_backup_identity": data.get("geoBackupUserAssignedIdentityId") or None}
 
 
 def describe(state: dict[str, Any] | None) -> str:
@@ -44,7 +49,8 @@ def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgem
     reads="server",
     title="Encryption at rest (customer-managed key)",
     control="DP-5",
-    severity_rules="high: AzureKeyVault without a key URI; medium: service-managed key; low: key changed",
+    severity_rules="high: AzureKeyVault without a key URI; medium: service-managed key, or geo-redundant backup "
+                   "without the geo backup key and identity; low: key changed",
     remediation="Encrypt with a customer-managed key from your Key Vault, through a user-assigned identity.",
     command="az mysql flexible-server update -g {resource_group} -n {server} --key <key-uri> "
             "--identity <user-assigned-identity>",
@@ -57,6 +63,14 @@ def issues(state: dict[str, Any], ctx: Context) -> list[Issue]:
     if state.get("type") == "AzureKeyVault":
         if not state.get("primary_key_uri"):
             return [Issue("no-key", Severity.HIGH, "customer-managed key encryption has no key URI")]
+        geo = (ctx.other("backup") or {}).get("geo_redundant") == "Enabled"
+        missing = [name for name, key in (("geoBackupKeyURI", "geo_backup_key_uri"),
+                                          ("geoBackupUserAssignedIdentityId", "geo_backup_identity"))
+                   if not state.get(key)]
+        if geo and missing:
+            return [Issue("no-geo-key", Severity.MEDIUM,
+                          f"geo-redundant backup with a customer-managed key but no {' or '.join(missing)}: "
+                          "the geo backup is not covered by the customer-managed key")]
         return []
     if ctx.policy.desired.data_encryption == "AzureKeyVault":
         return [Issue("service-managed", Severity.MEDIUM,

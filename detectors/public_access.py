@@ -2,6 +2,10 @@
 
 Turning it on while broad firewall rules exist opens the server at once: critical, and the
 alert names those rules.
+
+Older servers and api-versions may leave `publicNetworkAccess` out. It is then read as Azure
+Policy reads it: Enabled, unless the server is VNet-integrated (a delegated subnet), which has
+no public endpoint.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ from drift.model import Severity
 
 
 def network_state(server: dict[str, Any] | None) -> str | None:
-    return capitalized((server_properties(server).get("network") or {}).get("publicNetworkAccess"))
+    if server is None:
+        return None
+    network = server_properties(server).get("network") or {}
+    stated = capitalized(network.get("publicNetworkAccess"))
+    if stated is not None:
+        return stated
+    return "Disabled" if network.get("delegatedSubnetResourceId") else "Enabled"
 
 
 @detector(

@@ -36,6 +36,8 @@ def tls_versions(value: str | None) -> list[str]:
     state=parameter_value,
     describe=lambda s: s or "not set",
     static=True,
+    cis="5.3.2",
+    prowler="mysql_flexible_server_minimum_tls_version_12",
 )
 def tls_version_issues(state: str | None, ctx: Context) -> list[Issue]:
     tokens = tls_versions(state)
@@ -66,6 +68,8 @@ def tls_version_issues(state: str | None, ctx: Context) -> list[Issue]:
     doc_url=LEARN + "concepts-networking-ssl-tls",
     state=parameter_value,
     describe=lambda s: s or "not set",
+    cis="5.3.1",
+    prowler="mysql_flexible_server_ssl_connection_enabled",
 )
 def secure_transport_issues(state: str | None, ctx: Context) -> list[Issue]:
     if state == "ON" or ctx.policy.desired.require_secure_transport == "OFF":

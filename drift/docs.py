@@ -9,7 +9,7 @@ import detectors
 from drift.armid import mysql_server_ref
 from drift.policy import Desired
 from drift.readers import READ_ACTION_ALIASES, READ_ACTIONS
-from drift.routing import ROUTES
+from drift.routing import ROUTES, SUBSCRIPTION_OPERATIONS
 
 _SAMPLE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.DBforMySQL/flexibleServers/srv"
 _CHILD = {"": "", "firewallrules": "/firewallRules/r", "configurations": "/configurations/{p}",
@@ -20,7 +20,8 @@ _CHILD = {"": "", "firewallrules": "/firewallRules/r", "configurations": "/confi
           "microsoft.insights/diagnosticsettings": "/providers/Microsoft.Insights/diagnosticSettings/d"}
 READS = {"server": "get server", "firewall_rules": "list firewall rules", "configuration": "get parameter",
          "administrators": "list administrators", "private_endpoints": "list private endpoint connections",
-         "threat_protection": "get threat protection setting", "diagnostic_settings": "list diagnostic settings"}
+         "threat_protection": "get threat protection setting", "diagnostic_settings": "list diagnostic settings",
+         "defender_plan": "get the subscription's Defender plan (and list servers when it weakens)"}
 BEGIN, END = "<!-- settings-table: written by `python -m drift.docs` -->", "<!-- /settings-table -->"
 
 DESIRED = {
@@ -38,10 +39,17 @@ DESIRED = {
     "backup": f"geo-redundant, >= {Desired.min_backup_retention_days} days",
     "defender": f"{Desired.defender}",
     "private_endpoints": "approved connections only from own or trusted subscriptions",
+    "high_availability": f"{Desired.high_availability} or better",
+    "mysql_version": f">= {Desired.min_mysql_version}",
+    "audit_log_exclude_users": "nobody excluded",
+    "audit_log_include_users": "empty (every user audited)",
+    "defender_plan": f"{Desired.defender_plan}",
 }
 
 
 def _triggers(detector: detectors.Detector) -> str:
+    if detector.scope == "subscription":
+        return ", ".join(f"`{op}`" for op in SUBSCRIPTION_OPERATIONS)
     found = []
     for route in ROUTES:
         suffix = _CHILD[route.target].replace("{p}", detector.reads.rpartition("/")[2])
@@ -53,16 +61,18 @@ def _triggers(detector: detectors.Detector) -> str:
 
 
 def settings_table() -> str:
-    rows = ["| setting | re-checked on | ARM read (permission) | desired by default | severity | MCSB |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| setting | re-checked on | ARM read (permission) | desired by default | severity | MCSB "
+            "| CIS Azure 3.0 | Prowler |",
+            "|---|---|---|---|---|---|---|---|"]
     for d in detectors.all_detectors():
-        if d.setting == "server_tags":
+        if d.control == "-":  # kept as context only (tags, administrator login), never judged
             continue
         kind, _, parameter = d.reads.partition("/")
         read = READS[kind] + (f" `{parameter}`" if parameter else "")
         actions = " or ".join(f"`{a}`" for a in (READ_ACTIONS[kind], *READ_ACTION_ALIASES.get(kind, ())))
         rows.append(f"| {d.title} (`{d.setting}`) | {_triggers(d)} | {read} ({actions}) | "
-                    f"{DESIRED[d.setting]} | {d.severity_rules} | {d.control} |")
+                    f"{DESIRED[d.setting]} | {d.severity_rules} | {d.control or '-'} | {d.cis or '-'} | "
+                    f"{'`' + d.prowler + '`' if d.prowler else '-'} |")
     return "\n".join([BEGIN, *rows, END])
 
 

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import detectors
 from detectors import Context
-from drift import routing
+from drift import routing, subscription
 from drift.armid import ServerRef, mysql_server_ref
 from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
@@ -187,7 +187,10 @@ class DriftEngine:
             return Outcome(event.id, "refused", detail=refusal)
         plan = routing.plan(event)
         if plan is None:
-            return Outcome(event.id, "ignored")
+            done = subscription.handle(event, reader=self.reader, store=self.store, outbox=self.outbox,
+                                       policy=self.policy, clock=self.clock, owner=new_owner())
+            return Outcome(event.id, done.status, done.records, done.alerts_sent, done.reads) if done else Outcome(
+                event.id, "ignored")
         if plan.deletes_server:
             return self._close(plan)
         return self._recheck(plan, attempt=attempt)

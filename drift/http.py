@@ -117,7 +117,7 @@ def _handle(engine: DriftEngine, action: str, body: bytes, headers: dict[str, st
     assert server is not None and reason is not None
     known = {d.setting for d in detectors.all_detectors()}
     if setting is not None and setting not in known:
-        raise Refused(400, f"unknown setting {setting!r} (known: {', '.join(sorted(known))})")
+        raise Refused(400, f"unknown setting {setting!r} (the README's settings table lists them)")
     server_id = _server(engine, server)
     try:
         result = accept(engine, server_id, setting=setting, reason=reason, by=by, alert=alert, expect=expect)

@@ -58,8 +58,9 @@ class StoreIndex:
             rows[f"{ALERT}{partition}|{key}"] = {"pk": partition, "row_key": key, "created_at": now.isoformat()}
         for event_id in event_ids:
             rows[f"{EVENT}{event_key(event_id)}|{partition}"] = {"pk": partition}
-        lasting = {f"{SERVER}{_subscription(partition)}|{partition}": {"pk": partition, "server_id": server_id},
-                   f"{DAY}{now:%Y-%m-%d}|{partition}": {"pk": partition}}
+        lasting = {f"{DAY}{now:%Y-%m-%d}|{partition}": {"pk": partition}}
+        if "/flexibleservers/" in server_id.lower():  # not a subscription-level setting's partition
+            lasting[f"{SERVER}{_subscription(partition)}|{partition}"] = {"pk": partition, "server_id": server_id}
         with self._lock:
             rows.update({k: v for k, v in lasting.items() if k not in self._known})
         if not rows:

@@ -54,6 +54,9 @@ class Desired:
     geo_redundant_backup: str = "Enabled"
     min_backup_retention_days: int = 7
     defender: str = "Enabled"
+    high_availability: str = "SameZone"  # the least mode accepted: Disabled, SameZone or ZoneRedundant
+    min_mysql_version: str = "8.0"  # older major versions are a gap (5.7 is out of standard support)
+    defender_plan: str = "Standard"  # Defender for open-source relational databases at the subscription
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Policy:
     desired: Desired = field(default_factory=Desired)
     approved_ranges: tuple[ipaddress.IPv4Network, ...] = ()
     trusted_subscriptions: tuple[str, ...] = ()
+    audit_destinations: tuple[str, ...] = ()  # resource ids audit logs may be shipped to; empty: any
     min_alert_severity: str = "low"
     exemptions: tuple[Exemption, ...] = ()
     source: str = "built-in defaults"
@@ -169,6 +173,13 @@ def _setting_names(value: Any) -> tuple[str, ...]:
     return names
 
 
+def _resource_id(value: Any) -> str:
+    text = _text(value)
+    if not text.lower().startswith("/subscriptions/"):
+        raise ValueError(f"{text!r} is not a resource id such as /subscriptions/.../workspaces/soc")
+    return text
+
+
 def _tag(value: Any) -> str:
     text = _text(value)
     if text.startswith("="):
@@ -189,12 +200,16 @@ DESIRED: dict[str, Check] = {
     "geo_redundant_backup": _one_of("Enabled", "Disabled"),
     "min_backup_retention_days": _days,
     "defender": _one_of("Enabled", "Disabled"),
+    "high_availability": _one_of("Disabled", "SameZone", "ZoneRedundant"),
+    "min_mysql_version": _one_of("5.7", "8.0"),
+    "defender_plan": _one_of("Standard", "Free"),
 }
 SECTIONS: dict[str, dict[str, Check]] = {
     "desired": DESIRED,
     "firewall": {"approved_ranges": _list_of(_cidr)},
     "private_endpoints": {"trusted_subscriptions": _list_of(_text)},
     "alerts": {"min_severity": _one_of(*SEVERITIES)},
+    "diagnostics": {"audit_destinations": _list_of(_resource_id)},
 }
 EXEMPTION: dict[str, Check] = {
     "server": _text, "resource_group": _text, "tag": _tag, "settings": _setting_names, "reason": _text,
@@ -282,6 +297,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         desired=Desired(**values["desired"]),
         approved_ranges=values["firewall"].get("approved_ranges", ()),
         trusted_subscriptions=tuple(s.lower() for s in values["private_endpoints"].get("trusted_subscriptions", ())),
+        audit_destinations=values["diagnostics"].get("audit_destinations", ()),
         min_alert_severity=values["alerts"].get("min_severity", "low"),
         exemptions=tuple(exemptions),
         source=source,

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MYSQL_API_VERSION = "2024-12-30"
 DIAGNOSTIC_SETTINGS_API_VERSION = "2021-05-01-preview"
+SECURITY_PRICINGS_API_VERSION = "2024-01-01"
 
 # What each read costs in ARM permissions: the custom role is built from this table.
 READ_ACTIONS: dict[str, str] = {
@@ -37,6 +38,12 @@ READ_ACTIONS: dict[str, str] = {
     "private_endpoints": "Microsoft.DBforMySQL/flexibleServers/privateEndpointConnections/read",
     "threat_protection": "Microsoft.DBforMySQL/flexibleServers/advancedThreatProtectionSettings/read",
     "diagnostic_settings": "Microsoft.Insights/diagnosticSettings/read",
+    "defender_plan": "Microsoft.Security/pricings/read",
+}
+
+# Subscription-level reads (drift.subscription): read -> the setting's path under the subscription.
+SUBSCRIPTION_READS: dict[str, str] = {
+    "defender_plan": "providers/Microsoft.Security/pricings/OpenSourceRelationalDatabases",
 }
 # The same read under another published name: the provider also lists diagnostic settings on a
 # server as `flexibleServers/providers/Microsoft.Insights/diagnosticSettings/read`, and which of
@@ -270,6 +277,27 @@ class ArmReader:
             return parameters.get(name.lower())
 
         return read
+
+    def read_subscription(self, subscription_id: str, read: str) -> dict[str, Any] | None:
+        """A subscription-level setting (`defender_plan`): one GET through the same client's pipeline,
+        as `azure-mgmt-security` would be a heavy dependency for one call. None when it does not exist."""
+        from azure.core.exceptions import HttpResponseError, map_error
+        from azure.core.rest import HttpRequest
+
+        path = SUBSCRIPTION_READS.get(read)
+        if path is None:
+            raise ValueError(f"unknown subscription read {read!r}")
+        request = HttpRequest("GET", f"/subscriptions/{subscription_id}/{path}",
+                              params={"api-version": SECURITY_PRICINGS_API_VERSION},
+                              headers={"Accept": "application/json"})
+        response = self._client(subscription_id)._send_request(request)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            map_error(response.status_code, response, {})
+            raise HttpResponseError(response=response)
+        body = response.json()
+        return body if isinstance(body, dict) else None
 
     def _handlers(self) -> dict[str, Callable[[Any, str, str, str], Any]]:
         return {

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from drift import subscription
 from drift.armid import mysql_server_ref
 from drift.engine import DriftEngine, RetryableFailure
 
@@ -170,6 +171,10 @@ class Reconciler:
             save(False)  # what is done stays done: the next run resumes from here
             log.warning("reconcile %s stopped after %d servers: %s", subscription_id, report.checked, report.errors[0])
         else:
+            for handled in subscription.reconcile(self.engine, subscription_id, run_id,
+                                                  [str(s.get("name") or "") for s in servers]):
+                report.recorded += len(handled.records)
+                report.alerts += handled.alerts_sent
             listed = {str(s["id"]).lower() for s in servers}
             for gone in store.known_servers(subscription_id):
                 if gone.lower() not in listed:

@@ -92,6 +92,9 @@ def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: s
     known = {d.setting for d in detectors.all_detectors()}
     if setting is not None and setting not in known:
         raise ReviewError(f"unknown setting {setting!r} (known: {', '.join(sorted(known))})")
+    if setting is not None and detectors.by_setting(setting).scope != "server":
+        raise ReviewError(f"{setting} is a setting of the subscription, not of a server: "
+                          "it cannot be accepted per server (use an exemption in the policy)")
     seen = _reviewed(engine, ref, setting, alert, expect)
     wanted = [detectors.by_setting(s) for s in sorted(seen)]
     named = f" (alert {alert.strip()})" if alert else ""

@@ -95,9 +95,13 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# Subscription-level settings (the Defender plan): not about a server, handled by drift.subscription.
+SUBSCRIPTION_OPERATIONS: tuple[str, ...] = ("Microsoft.Security/pricings/write",)
+
+
 def handled_operations() -> list[str]:
     """Every operationName some route handles (for the Event Grid subscription's filter)."""
-    return sorted({op for route in ROUTES for op in route.operations})
+    return sorted({op for route in ROUTES for op in route.operations} | set(SUBSCRIPTION_OPERATIONS))
 
 
 def _target(ref: ServerRef) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import re
 from typing import Any
 
 import pytest
@@ -316,6 +317,49 @@ def test_diagnostic_settings_are_judged_by_where_audit_logs_go(
                  state("diagnostic_settings", after)) == (verdict, severity)
 
 
+OTHER_SUB_SOC = "/subscriptions/y/resourceGroups/sec/providers/Microsoft.OperationalInsights/workspaces/soc"
+
+
+def test_audit_logs_redirected_to_a_same_named_workspace_elsewhere_are_a_lost_destination() -> None:
+    j = detectors.by_setting("diagnostic_settings").judge(
+        state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)]),
+        state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)]), PUBLIC)
+    assert j is not None and (j.verdict, j.severity) == (Verdict.WEAKENED, Severity.MEDIUM)
+    assert WORKSPACE in j.why and OTHER_SUB_SOC in j.why
+    d = detectors.by_setting("diagnostic_settings")
+    assert d.describe(state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)])) == \
+        "a (audit to workspace soc (y/sec))"
+
+
+def test_destinations_are_compared_whatever_the_case_of_their_ids() -> None:
+    assert judge("diagnostic_settings",
+                 state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)]),
+                 state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE.upper())])) == (
+        Verdict.CHANGED, Severity.INFO)
+
+
+def test_a_renamed_diagnostic_setting_changes_nothing() -> None:
+    old = state("diagnostic_settings", [setting("audit-old", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    both = state("diagnostic_settings", [setting("audit-old", AUDIT_GROUP, workspaceId=WORKSPACE),
+                                         setting("audit-new", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    new = state("diagnostic_settings", [setting("audit-new", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    assert judge("diagnostic_settings", old, both) == (Verdict.CHANGED, Severity.INFO)
+    assert judge("diagnostic_settings", both, new) == (Verdict.CHANGED, Severity.INFO)
+
+
+def test_audit_logs_sent_where_the_policy_does_not_know_weaken() -> None:
+    ctx = Context(policy=Policy(audit_destinations=(WORKSPACE.upper(),)), server_id=SERVER_ID)
+    known = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)])
+    redirected = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=OTHER_SUB_SOC)])
+    copied = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE),
+                                           setting("b", AUDIT_GROUP, storageAccountId=STORAGE)])
+    assert judge("diagnostic_settings", known, redirected, ctx) == (Verdict.WEAKENED, Severity.HIGH)
+    assert judge("diagnostic_settings", known, copied, ctx) == (Verdict.WEAKENED, Severity.HIGH)
+    assert found("diagnostic_settings", known, ctx) == []
+    assert found("diagnostic_settings", redirected, ctx) == [Severity.HIGH]
+    assert judge("diagnostic_settings", known, copied, PUBLIC) == (Verdict.STRENGTHENED, Severity.INFO)
+
+
 SHIPPING = state("diagnostic_settings", [setting("a", AUDIT_GROUP, workspaceId=WORKSPACE)])
 
 
@@ -399,14 +443,19 @@ def test_every_detector_carries_its_metadata_and_copes_with_an_absent_setting() 
     settings = [d.setting for d in detectors.all_detectors()]
     assert len(settings) == len(set(settings))
     assert {d.setting for d in detectors.watching("server")} == {
-        "public_network_access", "network_isolation", "data_encryption", "backup", "server_tags"}
+        "public_network_access", "network_isolation", "data_encryption", "backup", "server_tags", "high_availability",
+        "mysql_version", "administrator_login"}
     assert detectors.tracked_parameters() == ["aad_auth_only", "audit_log_enabled", "audit_log_events",
+                                              "audit_log_exclude_users", "audit_log_include_users",
                                               "require_secure_transport", "tls_version"]
     for detector in detectors.all_detectors():
-        if detector.setting == "server_tags":
+        if detector.control == "-":
             continue
         assert detector.title and detector.remediation and detector.command.startswith("az ")
-        assert detector.control in {"NS-1", "NS-2", "IM-1", "DP-3", "DP-5", "LT-1", "LT-4", "BR-1"}
+        assert detector.control in {"NS-1", "NS-2", "IM-1", "DP-3", "DP-5", "LT-1", "LT-4", "BR-1", ""}
+        assert detector.control or detector.setting in {"high_availability", "mysql_version"}
+        assert detector.cis == "" or re.fullmatch(r"\d+(\.\d+)+", detector.cis)
+        assert detector.prowler == "" or re.fullmatch(r"(mysql_flexible_server|defender)_[a-z0-9_]+", detector.prowler)
         assert detector.doc_url.startswith("https://learn.microsoft.com/")
         empty = detector.state(None)
         detector.issues(empty, Context())
@@ -465,3 +514,136 @@ def test_a_static_detector_cannot_bring_its_own_judge() -> None:
         detectors.detector("static_with_judge", reads="configuration/x", title="x", control="x", severity_rules="x",
                            remediation="x", command="x", doc_url="x", state=detectors.parameter_value,
                            describe=str, judge=lambda b, a, c: None, static=True)(lambda s, c: [])
+
+
+def test_cross_references_line_up_with_prowler_and_cis() -> None:
+    refs = {d.setting: (d.cis, d.prowler) for d in detectors.all_detectors()}
+    assert refs["tls_version"] == ("5.3.2", "mysql_flexible_server_minimum_tls_version_12")
+    assert refs["require_secure_transport"] == ("5.3.1", "mysql_flexible_server_ssl_connection_enabled")
+    assert refs["audit_log_events"] == ("5.3.4", "mysql_flexible_server_audit_log_connection_activated")
+    assert refs["high_availability"][1] == "mysql_flexible_server_high_availability_enabled"
+
+
+# -- high availability, version, geo backup key, missing public access --------------------------
+
+@pytest.mark.parametrize(("example", "mode"), [
+    ("ServerGet.json", "Disabled"), ("ServerCreate.json", "ZoneRedundant"),
+    ("ServerUpdateWithBYOK.json", "ZoneRedundant"),
+])
+def test_high_availability_is_read_from_the_official_examples(example: str, mode: str) -> None:
+    ha = state("high_availability", body(MYSQL, example))
+    assert ha["mode"] == mode
+    assert found("high_availability", ha) == ([Severity.MEDIUM] if mode == "Disabled" else [])
+
+
+HA = {"ZoneRedundant": {"mode": "ZoneRedundant", "standby_zone": "3"},
+      "SameZone": {"mode": "SameZone", "standby_zone": None}, "Disabled": {"mode": "Disabled", "standby_zone": None}}
+
+
+@pytest.mark.parametrize(("before", "after", "verdict", "severity"), [
+    ("ZoneRedundant", "SameZone", Verdict.WEAKENED, Severity.LOW),
+    ("ZoneRedundant", "Disabled", Verdict.WEAKENED, Severity.MEDIUM),
+    ("SameZone", "Disabled", Verdict.WEAKENED, Severity.MEDIUM),
+    ("Disabled", "ZoneRedundant", Verdict.STRENGTHENED, Severity.INFO),
+    ("SameZone", "ZoneRedundant", Verdict.STRENGTHENED, Severity.INFO),
+])
+def test_high_availability_lowered_weakens(before: str, after: str, verdict: Verdict, severity: Severity) -> None:
+    assert judge("high_availability", HA[before], HA[after]) == (verdict, severity)
+
+
+def test_same_zone_is_a_gap_only_where_the_policy_wants_zone_redundancy() -> None:
+    assert found("high_availability", HA["SameZone"]) == []
+    assert found("high_availability", HA["SameZone"], with_policy(high_availability="ZoneRedundant")) == [Severity.LOW]
+    assert found("high_availability", HA["Disabled"], with_policy(high_availability="Disabled")) == []
+
+
+def test_mysql_57_of_the_official_examples_is_a_gap_and_an_upgrade_strengthens() -> None:
+    old = state("mysql_version", body(MYSQL, "ServerGet.json"))
+    assert old == "5.7"
+    issues = detectors.by_setting("mysql_version").issues(old, PUBLIC)
+    assert [i.severity for i in issues] == [Severity.MEDIUM] and "TLS 1.0 and 1.1" in issues[0].why
+    assert found("mysql_version", "8.0.21") == []
+    assert found("mysql_version", "5.7", with_policy(min_mysql_version="5.7")) == []
+    assert judge("mysql_version", "5.7", "8.0.21") == (Verdict.STRENGTHENED, Severity.INFO)
+    assert judge("mysql_version", "5.7", "8.0.21", with_policy(min_mysql_version="5.7")) == (
+        Verdict.STRENGTHENED, Severity.INFO)
+    assert judge("mysql_version", "8.0.21", "8.0.37") == (Verdict.CHANGED, Severity.INFO)
+
+
+GEO = {"geo_redundant": "Enabled", "retention_days": 7}
+
+
+def test_the_official_byok_example_carries_the_geo_backup_key_and_is_no_gap() -> None:
+    request = fixture_json("arm", MYSQL, "ServerCreateWithBYOK.json")["parameters"]["parameters"]
+    enc = state("data_encryption", request)
+    assert enc["geo_backup_key_uri"] and enc["geo_backup_identity"]
+    assert found("data_encryption", enc, Context(others={"backup": GEO})) == []
+
+
+@pytest.mark.parametrize("missing", ["geo_backup_key_uri", "geo_backup_identity"])
+def test_cmk_with_geo_backup_but_no_geo_key_is_a_gap(missing: str) -> None:
+    request = fixture_json("arm", MYSQL, "ServerCreateWithBYOK.json")["parameters"]["parameters"]
+    enc = {**state("data_encryption", request), missing: None}
+    assert found("data_encryption", enc, Context(others={"backup": GEO})) == [Severity.MEDIUM]
+    assert found("data_encryption", enc, Context(others={"backup": {**GEO, "geo_redundant": "Disabled"}})) == []
+    complete = state("data_encryption", request)
+    assert judge("data_encryption", complete, enc, Context(others={"backup": GEO})) == (Verdict.WEAKENED,
+                                                                                        Severity.MEDIUM)
+
+
+def test_a_missing_public_network_access_is_enabled_unless_vnet_integrated() -> None:
+    public = copy.deepcopy(body(MYSQL, "ServerGet.json"))
+    del public["properties"]["network"]["publicNetworkAccess"]
+    assert state("public_network_access", public) == "Enabled"
+    vnet = copy.deepcopy(body(MYSQL, "ServerGetWithVnet.json"))
+    del vnet["properties"]["network"]["publicNetworkAccess"]
+    assert state("public_network_access", vnet) == "Disabled"
+    del public["properties"]["network"]
+    assert state("public_network_access", public) == "Enabled"
+
+
+# -- audit exclusions ----------------------------------------------------------------------------
+
+def users(value: str) -> list[str]:
+    return state("audit_log_exclude_users", {"properties": {"value": value}})
+
+
+AUDITING = Context(others={"audit_log_enabled": "ON", "administrator_login": "cloudsa",
+                           "entra_admin": [{"login": "dba-group", "sid": "s", "tenant_id": "t"}]},
+                   server_id=SERVER_ID)
+
+
+@pytest.mark.parametrize(("before", "after", "others", "verdict", "severity"), [
+    ("", "app_reporting", {}, Verdict.WEAKENED, Severity.MEDIUM),
+    ("", "azure_superuser", {}, Verdict.CHANGED, Severity.INFO),
+    ("", "cloudsa", {}, Verdict.WEAKENED, Severity.HIGH),
+    ("app_reporting", "app_reporting,dba-group@%", {}, Verdict.WEAKENED, Severity.HIGH),
+    ("app_reporting,cloudsa", "app_reporting", {}, Verdict.STRENGTHENED, Severity.INFO),
+    ("", "cloudsa", {"audit_log_enabled": "OFF"}, Verdict.CHANGED, Severity.INFO),
+], ids=["app-user-excluded", "azure-own-login", "admin-excluded", "entra-admin-excluded", "admin-back", "audit-off"])
+def test_excluding_users_from_the_audit_log_weakens(before: str, after: str, others: dict[str, Any],
+                                                    verdict: Verdict, severity: Severity) -> None:
+    ctx = Context(others={**AUDITING.others, **others}, server_id=SERVER_ID)
+    assert judge("audit_log_exclude_users", users(before), users(after), ctx) == (verdict, severity)
+
+
+@pytest.mark.parametrize(("before", "after", "verdict", "severity"), [
+    ("", "app_orders", Verdict.WEAKENED, Severity.HIGH),
+    ("", "app_orders,cloudsa,dba-group", Verdict.WEAKENED, Severity.MEDIUM),
+    ("app_orders,cloudsa,dba-group", "cloudsa,dba-group", Verdict.WEAKENED, Severity.MEDIUM),
+    ("cloudsa,dba-group", "cloudsa,dba-group,app_orders", Verdict.STRENGTHENED, Severity.INFO),
+    ("app_orders", "", Verdict.STRENGTHENED, Severity.INFO),
+])
+def test_an_include_list_audits_only_whom_it_names(before: str, after: str, verdict: Verdict,
+                                                   severity: Severity) -> None:
+    j = detectors.by_setting("audit_log_include_users").judge(users(before), users(after), AUDITING)
+    assert j is not None and (j.verdict, j.severity) == (verdict, severity)
+    off = Context(others={**AUDITING.others, "audit_log_enabled": "OFF"}, server_id=SERVER_ID)
+    j = detectors.by_setting("audit_log_include_users").judge(users(before), users(after), off)
+    assert j is not None and j.verdict != Verdict.WEAKENED
+
+
+def test_the_official_configuration_list_excludes_only_azures_own_login() -> None:
+    listed = {c["name"]: c for c in body(MYSQL, "ConfigurationsListByServer.json")["value"]}
+    for name in ("audit_log_exclude_users", "audit_log_include_users"):
+        assert found(name, state(name, listed.get(name)), AUDITING) == []

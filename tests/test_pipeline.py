@@ -142,23 +142,23 @@ def test_a_new_server_gets_a_full_posture_check_and_one_alert_listing_every_gap(
     create_server(sdk, server_name, public_access="Enabled")  # Azure's defaults otherwise
     [outcome] = deliver(engine, arm)
 
-    assert outcome.reads == 11, "every watched setting, read once"
+    assert outcome.reads == 13, "every watched setting, read once"
     rows = history(engine, server_name)
     assert {r.setting for r in rows} == {
         "public_network_access", "aad_auth_only", "entra_admin", "tls_version", "audit_log_enabled",
-        "diagnostic_settings", "data_encryption", "backup", "defender"}
+        "diagnostic_settings", "data_encryption", "backup", "defender", "high_availability"}
     assert all(r.before is None and r.verdict == "weakened" and r.alert_status == "sent" for r in rows)
     assert {r.control for r in rows} >= {"NS-2", "IM-1", "DP-3", "DP-5", "LT-4", "BR-1", "LT-1"}
     [card] = teams.messages()
     text = str(card)
-    assert "9 gap(s)" in text and "MCSB DP-5" in text
+    assert "10 gap(s)" in text and "MCSB DP-5" in text
 
     set_parameter(sdk, server_name, "wait_timeout", "120")
     set_public_access(sdk, server_name, "Enabled")  # same value again: a write, but no change
     arm.reset_stats()
     deliver(engine, arm)
     assert arm.stats.reads == 1, "the baseline exists now: back to one read per event"
-    assert len(history(engine, server_name)) == 9, "accepted findings are not reported twice"
+    assert len(history(engine, server_name)) == 10, "accepted findings are not reported twice"
 
 
 def test_a_compliant_new_server_is_baselined_silently(
@@ -170,7 +170,7 @@ def test_a_compliant_new_server_is_baselined_silently(
     baselines = engine.store.load(server_id(server_name)).baselines
     assert baselines["public_network_access"].state == "Disabled"
     assert baselines["data_encryption"].state["type"] == "AzureKeyVault"
-    assert len(baselines) == 15
+    assert len(baselines) == 20
 
 
 def test_opening_public_access_while_a_rule_admits_the_internet_is_critical_and_names_the_rule(

@@ -67,6 +67,14 @@ def test_a_bad_policy_is_refused_with_the_key_and_its_line(edit: tuple[str, str]
     assert message in str(caught.value)
 
 
+def test_the_audit_destinations_the_team_knows_are_resource_ids() -> None:
+    workspace = "/subscriptions/x/resourceGroups/sec/providers/Microsoft.OperationalInsights/workspaces/soc"
+    policy = parse_policy(GOOD + f'\n[diagnostics]\naudit_destinations = ["{workspace}"]\n', "policy.toml")
+    assert policy.audit_destinations == (workspace,)
+    with pytest.raises(PolicyError, match=r"line 17: diagnostics\.audit_destinations: .soc. is not a resource id"):
+        parse_policy(GOOD + '\n[diagnostics]\naudit_destinations = ["soc"]\n', "policy.toml")
+
+
 def test_a_policy_file_that_is_missing_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_policy(tmp_path / "nope.toml")

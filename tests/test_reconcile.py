@@ -44,7 +44,8 @@ def test_a_change_made_while_events_were_off_is_found_by_the_next_scan(
     rows = [r for r in engine.store.history(server_id=server_id(server_name))]
     assert [(r.setting, r.verdict, r.operation, r.changed_by) for r in rows] == [
         ("require_secure_transport", "weakened", "reconcile", "reconcile (no caller known)")]
-    assert rows[0].alert_status == "sent" and len(teams.messages()) == 1
+    server_cards = [m for m in teams.messages() if server_name in str(m) and "plan (subscription)" not in str(m)]
+    assert rows[0].alert_status == "sent" and len(server_cards) == 1
     assert report.checked >= 1 and report.errors == []
     [again] = Reconciler(engine).scan([SUBSCRIPTION])
     assert len(engine.store.history(server_id=server_id(server_name))) == 1, "a second scan finds nothing new"
@@ -57,8 +58,11 @@ def test_servers_seen_first_by_a_scan_get_their_posture_check_and_gone_ones_are_
     engine = build_engine(settings)
     names = fleet(arm, 3, "first")
     [report] = Reconciler(engine).scan([OTHER_SUB])
-    assert (report.servers, report.checked, report.alerts) == (3, 3, 3), "one posture card per new server"
-    assert len(teams.messages()) == 3
+    assert (report.servers, report.checked, report.alerts) == (3, 3, 4), \
+        "one posture card per new server, and one for the subscription's Defender plan (Free on a new subscription)"
+    assert len(teams.messages()) == 4
+    [plan_card] = [str(m) for m in teams.messages() if "plan (subscription)" in str(m)]
+    assert all(name in plan_card for name in names), "the plan's card names every server of the subscription"
 
     arm._servers.pop(next(k for k in arm._servers if k[2] == names[0]))  # deleted while events were off
     [report] = Reconciler(engine).scan([OTHER_SUB])
@@ -106,7 +110,8 @@ def test_a_scan_that_dies_half_way_resumes_instead_of_restarting(settings: Setti
     parameter_pages = -(-len(parameter_catalogue("8.0.21")) // CHILD_PAGE_SIZE)  # the listing is paged
     # firewall, parameters, admins, endpoints, Defender, diagnostics (server: from the list)
     reads_per_server = 5 + parameter_pages
-    assert arm.stats.reads == 1 + report.checked * reads_per_server, "the listing plus the servers left"
+    assert arm.stats.reads == 1 + 1 + report.checked * reads_per_server, \
+        "the listing, the subscription's Defender plan, and the servers left"
     [fresh] = Reconciler(engine, workers=1).scan([OTHER_SUB])
     assert not fresh.resumed and fresh.checked == 6, "a completed run is not resumed"
 

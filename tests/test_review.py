@@ -129,6 +129,8 @@ def test_accept_names_what_was_accepted(
 def test_accept_refuses_unknown_names_and_settings(endpoints: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["accept", "no-such-server", "--reason", "x", *endpoints]) == 2
     assert "no watched server is named 'no-such-server'" in capsys.readouterr().err
+    assert main(["accept", server_id("any-db"), "--setting", "defender_plan", "--reason", "x", *endpoints]) == 2
+    assert "defender_plan is a setting of the subscription" in capsys.readouterr().err
 
 
 def http(action: str, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:

@@ -49,6 +49,7 @@ ROUTING_TABLE = [
      f"{MYSQL}/configurations/write", ["configuration/require_secure_transport"]),
     ("batch parameter update", "Action", "", f"{MYSQL}/updateConfigurations/action",
      ["configuration/aad_auth_only", "configuration/audit_log_enabled", "configuration/audit_log_events",
+      "configuration/audit_log_exclude_users", "configuration/audit_log_include_users",
       "configuration/require_secure_transport", "configuration/tls_version"]),
     ("Entra admin write", "Write", "/administrators/ActiveDirectory", f"{MYSQL}/administrators/write",
      ["administrators"]),
@@ -206,7 +207,8 @@ def test_an_id_prints_back_as_it_was_written() -> None:
 def test_handled_operations_cover_every_route() -> None:
     ops = routing.handled_operations()
     assert f"{MYSQL}/firewallRules/write" in ops and "Microsoft.Insights/diagnosticSettings/delete" in ops
-    assert len(ops) == sum(len(r.operations) for r in routing.ROUTES)
+    assert len(ops) == sum(len(r.operations) for r in routing.ROUTES) + len(routing.SUBSCRIPTION_OPERATIONS)
+    assert "Microsoft.Security/pricings/write" in ops
 
 
 @pytest.mark.parametrize("operation", [

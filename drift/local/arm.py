@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from drift.local import traffic
+from drift.local import security, traffic
 from drift.local.credential import CLAIM_OBJECT_ID, CLAIM_UPN, decode_unverified
 from drift.local.lro import LongRunningOperations, SpecFacts
 from drift.local.variation import EventVariation
@@ -193,6 +193,12 @@ def parameter_catalogue(version: str) -> tuple[ParameterSpec, ...]:
             "CONNECTION,CONNECTION_V2,DML_SELECT,DML_NONSELECT,DML,DDL,DCL,ADMIN,GENERAL,TABLE_ACCESS",
             "CONNECTION",
         ),
+        ParameterSpec("audit_log_exclude_users",
+                      "The comma-separated user list whose commands will not be in the audit logs.", "String", "",
+                      "azure_superuser"),
+        ParameterSpec("audit_log_include_users",
+                      "The comma-separated user list whose commands will be in the audit logs. It takes higher "
+                      "priority if the same user name is found in audit_log_exclude_users.", "String", "", ""),
         ParameterSpec(
             "max_connections",
             "The maximum permitted number of simultaneous client connections.",
@@ -846,6 +852,7 @@ class ArmStandIn:
         """Forget every resource, event, fault and statistic; latency 0; events on."""
         with self._lock:
             self._servers.clear()
+            security.forget(self)
             self._events.clear()
             self._faults.clear()
             self._reads = self._writes = self._throttled = self._polls = 0
@@ -942,6 +949,10 @@ class ArmStandIn:
     def _handle(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
         route = _resolve(request.segments)
         if route is None:
+            with self._lock:  # subscription-level Defender plans: drift/local/security.py
+                answer = security.handle(self, request, ArmError)
+            if answer is not None:
+                return answer[0], answer[1], {}
             raise ArmError(
                 404, "InvalidResourceType", f"The resource type for '{request.raw_path}' could not be found."
             )

@@ -12,7 +12,9 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.mysqlflexibleservers import models
 
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
+SECURITY_PRICINGS_API = "2024-01-01"
 KEY_URI = "https://contoso-kv.vault.azure.net/keys/mysql-cmk/4d1c6e9f"
+GEO_KEY_URI = "https://contoso-kv-paired.vault.azure.net/keys/mysql-cmk-geo/7a2b9c31"
 
 
 def server_id(subscription: str, group: str, name: str) -> str:
@@ -32,8 +34,10 @@ def create_server(sdk: Any, group: str, name: str, *, public_access: str = "Disa
             "identity": models.MySQLServerIdentity(type="UserAssigned",
                                                    user_assigned_identities={identity: models.UserAssignedIdentity()}),
             "data_encryption": models.DataEncryption(type="AzureKeyVault", primary_user_assigned_identity_id=identity,
-                                                     primary_key_uri=KEY_URI),
+                                                     primary_key_uri=KEY_URI, geo_backup_key_uri=GEO_KEY_URI,
+                                                     geo_backup_user_assigned_identity_id=identity),
             "backup": models.Backup(backup_retention_days=14, geo_redundant_backup="Enabled"),
+            "high_availability": models.HighAvailability(mode="ZoneRedundant", standby_availability_zone="2"),
         }
     sdk.servers.begin_create(group, name, models.Server(
         location="westeurope", sku=models.MySQLServerSku(name="Standard_D2ds_v4", tier="GeneralPurpose"),
@@ -102,6 +106,16 @@ def secure_everything_else(sdk: Any, group: str, name: str, workspace_id: str) -
         state="Enabled")).result()
     diagnostic_setting(sdk, group, name, "audit", audit_to_workspace(workspace_id))
     restart(sdk, group, name)  # tls_version is static: it runs only after a restart
+    defender_plan(sdk, "Standard")
+
+
+def defender_plan(sdk: Any, tier: str) -> None:
+    """The subscription's Defender plan for open-source relational databases (no call in the MySQL SDK)."""
+    url = f"/subscriptions/{sdk._config.subscription_id}/providers/Microsoft.Security/pricings/" \
+          "OpenSourceRelationalDatabases"
+    request = HttpRequest("PUT", url, params={"api-version": SECURITY_PRICINGS_API}, json={"properties": {
+        "pricingTier": tier}})
+    sdk._send_request(request).raise_for_status()
 
 
 def create_compliant_server(sdk: Any, group: str, name: str, workspace_id: str, **kwargs: Any) -> None:
