@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench setup clean chromium
+.PHONY: demo test lint bench chaos setup clean chromium
 
 demo: setup
 	$(BIN)/mysql-drift demo
@@ -18,6 +18,12 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/scan_bench.py
+
+# Issue 9's chaos cases against the local stack: `make chaos ROUNDS=5 CASES="1 3"` for fewer.
+ROUNDS ?=
+CASES  ?=
+chaos: setup
+	$(BIN)/python bench/chaos.py $(if $(ROUNDS),--rounds $(ROUNDS)) $(foreach c,$(CASES),--case $(c))
 
 CARDRENDER := tools/cardrender
 
