@@ -33,7 +33,7 @@ def table(results: list[tuple[int, str, Tally, float]]) -> str:
                      f"{tally.wrong:>5} {tally.crashed:>5} {seconds:>6.1f}  {'ok' if tally.clean else 'BROKEN'}")
     lines.append("")
     for row, _title, tally, _seconds in results:
-        lines += [f"{row:>2}: {text}" for text in tally.findings()]
+        lines += [f"{row:>2}: {text}" for text in tally.findings(limit=8)]
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ import re
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -216,25 +216,32 @@ def deliver(engine: DriftEngine, events: Sequence[dict[str, Any]], tally: Tally,
     return outcomes
 
 
-def concurrently(calls: Sequence[Callable[[], Any]], tally: Tally) -> list[Any]:
-    """Run the calls at the same moment on their own threads; an exception counts as a failed invocation."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
+def deliver_at_once(engines: Sequence[DriftEngine], events: Sequence[dict[str, Any]], tally: Tally, *,
+                    redeliver: bool = True) -> list[Any]:
+    """Hand event i to engine i, all at the same moment, each on its own thread (engines may be one object).
+
+    An invocation that fails retryably is delivered again afterwards, as Event Grid would
+    (`redeliver`), or counted as a failed invocation; any other exception is a crash.
+    """
+    barrier = threading.Barrier(len(events))
+    results: list[Any] = [None] * len(events)
 
     def run(index: int) -> None:
         barrier.wait()
         try:
-            results[index] = calls[index]()
+            results[index] = engines[index].handle_many([events[index]])
         except Exception as exc:
             results[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(events))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    for result in results:
-        if isinstance(result, Exception):
+    for index, result in enumerate(results):
+        if isinstance(result, RetryableFailure) and redeliver:
+            deliver(engines[index], [events[index]], tally)
+        elif isinstance(result, Exception):
             tally.crashed += 1
             tally.note(f"invocation failed: {type(result).__name__}: {str(result)[:160]}")
     return results

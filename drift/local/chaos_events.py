@@ -23,8 +23,8 @@ from drift.local.chaos import (
     Tally,
     card_heading,
     card_text,
-    concurrently,
     deliver,
+    deliver_at_once,
     duplicates,
     expect_alerted,
 )
@@ -46,8 +46,7 @@ def public_access_and_allow_all_at_once(env: ChaosEnv) -> Tally:
     writes.set_public_access(sdk, GROUP, world.name, "Enabled")
     writes.add_rule(sdk, GROUP, world.name, *ALLOW_ALL)
     events = world.arm.drain_events()
-    engines = [world.engine() for _ in events]
-    concurrently([lambda e=e, ev=ev: e.handle_many([ev]) for e, ev in zip(engines, events, strict=True)], tally)
+    deliver_at_once([world.engine() for _ in events], events, tally)
     rows = world.history()
     if not rows or not world.cards():
         tally.lost += 1
@@ -55,6 +54,9 @@ def public_access_and_allow_all_at_once(env: ChaosEnv) -> Tally:
     elif not any(r.severity == "critical" for r in rows):
         tally.wrong += 1
         tally.note("recorded " + " + ".join(sorted(r.severity.upper() for r in rows)) + ", never CRITICAL")
+    elif not any(card_heading(m).startswith("CRITICAL") for m in world.cards()):
+        tally.wrong += 1
+        tally.note("CRITICAL recorded but no card says CRITICAL")
     tally.duplicated += duplicates(world.cards())
     return tally
 
@@ -73,8 +75,7 @@ def entra_only_and_admin_restored_at_once(env: ChaosEnv) -> Tally:
     writes.set_parameter(sdk, GROUP, world.name, "aad_auth_only", "ON")
     sdk.azure_ad_administrators.begin_create_or_update(GROUP, world.name, "ActiveDirectory", ENTRA_ADMIN).result()
     events = world.arm.drain_events()
-    engines = [world.engine() for _ in events]
-    concurrently([lambda e=e, ev=ev: e.handle_many([ev]) for e, ev in zip(engines, events, strict=True)], tally)
+    deliver_at_once([world.engine() for _ in events], events, tally)
     false_cards = world.cards()
     if false_cards:
         tally.wrong += 1
@@ -96,7 +97,7 @@ def one_host_two_events(env: ChaosEnv) -> Tally:
     # Workflows throttles: the first post waits out a short Retry-After, as a slow webhook would,
     # while the other invocation re-reads the server's rows.
     world.teams.add_fault(429, times=1, retry_after=0.5)
-    concurrently([lambda ev=ev: engine.handle_many([ev]) for ev in events], tally)
+    deliver_at_once([engine] * len(events), events, tally, redeliver=False)
     engine.sweep()  # what the timer would deliver a minute later, if anything was left
     expect_alerted(world, tally, "firewall_rules")
     extra = duplicates(world.cards())
