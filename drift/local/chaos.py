@@ -112,7 +112,7 @@ class ChaosEnv:
             arm_endpoint=self.arm.url, arm_ca_bundle=str(self.ca.ca_bundle), local_credential=True,
             storage_connection_string=self.storage_connection_string, table_name=f"c{uuid.uuid4().hex[:16]}",
             recheck_queue=f"q{uuid.uuid4().hex[:16]}", notifiers=["teams"], teams_webhook_url=self.teams.webhook_url,
-            alert_max_wait=0.2, graph_endpoint=self.graph.url, resolve_principals=False)
+            alert_max_wait=0.2, graph_endpoint=self.graph.url)
         return World(self, settings, f"srv-{uuid.uuid4().hex[:8]}")
 
 
