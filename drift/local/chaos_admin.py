@@ -8,6 +8,7 @@ import json
 import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from drift.local import writes
@@ -21,6 +22,8 @@ from drift.local.chaos import (
     deliver,
 )
 from drift.local.chaos_events import ALLOW_ALL, OTHER_SUBSCRIPTION
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 # -- rows 9-10: reconciliation ----------------------------------------------------------------
 
@@ -119,7 +122,8 @@ def accept_names_what_was_seen(env: ChaosEnv) -> Tally:
 
 def review_identity_from_platform(env: ChaosEnv) -> Tally:
     """Row 14: `POST /api/accept` without `X-MS-CLIENT-PRINCIPAL-NAME`, with "by" in the body: 401,
-    nothing recorded in the body's name."""
+    nothing recorded in the body's name; and infra deploys App Service Authentication (Entra
+    sign-in required), which is what sets that header."""
     from drift import http
 
     tally, world = Tally(tried=1), env.begin()
@@ -138,6 +142,12 @@ def review_identity_from_platform(env: ChaosEnv) -> Tally:
     if any(r.changed_by == "Mallory" for r in world.history()):
         tally.wrong += 1
         tally.note("the body's 'by' was recorded as the person who accepted")
+    bicep = "\n".join(p.read_text() for p in INFRA.rglob("*.bicep")) if INFRA.is_dir() else None
+    if bicep is not None:  # the repo's infra, when the suite runs from a clone
+        tally.tried += 1
+        if not all(word in bicep for word in ("authsettingsV2", "requireAuthentication", "azureActiveDirectory")):
+            tally.wrong += 1
+            tally.note("infra deploys no App Service Authentication (authsettingsV2 with Entra sign-in required)")
     return tally
 
 
