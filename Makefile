@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench setup clean chromium fixtures
+.PHONY: demo test lint bench chaos setup clean chromium fixtures
 
 demo: setup
 	$(BIN)/mysql-drift demo
@@ -23,6 +23,12 @@ bench: setup
 # tests/fixtures.sha256), into .fixtures/ for a clone without ../shared/fixtures beside it.
 fixtures:
 	$(PYTHON) scripts/fetch_fixtures.py .fixtures
+
+# Issue 9's chaos cases against the local stack: `make chaos ROUNDS=5 CASES="1 3"` for fewer.
+ROUNDS ?=
+CASES  ?=
+chaos: setup
+	$(BIN)/python bench/chaos.py $(if $(ROUNDS),--rounds $(ROUNDS)) $(foreach c,$(CASES),--case $(c))
 
 CARDRENDER := tools/cardrender
 

@@ -219,7 +219,9 @@ class DriftEngine:
 
     def _refusal(self, event: ArmEvent) -> str | None:
         """Why an event from outside the configured subscriptions or tenant is not acted on."""
-        if self.tenant_id and (event.tenant_id or "").lower() != self.tenant_id:
+        if self.tenant_id and event.tenant_id is None and not self.subscriptions:
+            return "the event names no tenant and no watched subscription vouches for it"
+        if self.tenant_id and event.tenant_id is not None and event.tenant_id.lower() != self.tenant_id:
             return f"tenant {event.tenant_id!r} is not the configured tenant"
         if self.subscriptions:
             # The subject decides: it names the resource that would be read. `data.subscriptionId` is only a claim.

@@ -75,7 +75,7 @@ def test_an_event_with_fields_of_the_wrong_type_or_40k_characters_still_records_
     assert again.status == "unchanged" and len(history(engine, server_name)) == 1
 
 
-def test_an_event_whose_tenant_is_not_a_string_is_refused_not_retried_when_a_tenant_is_configured(
+def test_an_event_whose_tenant_is_not_a_string_is_judged_by_its_watched_subject_or_else_refused(
     engine: DriftEngine, sdk: Any, arm: ArmStandIn, server_name: str,
 ) -> None:
     create_compliant_server(sdk, server_name)
@@ -84,7 +84,14 @@ def test_an_event_whose_tenant_is_not_a_string_is_refused_not_retried_when_a_ten
     event["data"]["tenantId"] = ["not", "a", "string"]
     arm.reset_stats()
     [outcome] = engine.handle_many([event])
-    assert outcome.status == "refused" and arm.stats.reads == 0
+    assert outcome.status == "refused" and arm.stats.reads == 0, "no watched subscription vouches for it"
+
+    engine.subscriptions = {SUBSCRIPTION}
+    [outcome] = engine.handle_many([event])
+    assert outcome.status != "refused" and engine.store.load(server_id(server_name)).baselines, (
+        "the tenant is dropped; the subject's watched subscription decides")
+    wrong = {**event, "data": {**event["data"], "tenantId": "22222222-2222-2222-2222-222222222222"}}
+    assert engine.handle_many([wrong])[0].status == "refused", "a tenant that is named and wrong still refuses"
 
 
 def test_an_event_whose_subject_is_too_long_for_a_table_key_is_malformed_not_retried(

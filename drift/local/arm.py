@@ -889,6 +889,17 @@ class ArmStandIn:
             server = self._create_or_replace_server(subscription_id, resource_group, name, body)[1]
             return self._render_server(server)
 
+    def seed_firewall_rules(self, subscription_id: str, resource_group: str, name: str,
+                            rules: list[tuple[str, str, str]]) -> None:
+        """Add (name, start, end) firewall rules to an existing server in memory: no HTTP, no event.
+
+        For states at Azure's maxima (hundreds of rules) without hundreds of SDK round trips.
+        """
+        with self._lock:
+            server = self._servers[(subscription_id.lower(), resource_group.lower(), name.lower())]
+            for rule, start, end in rules:
+                server.firewall_rules[rule.lower()] = _Child(rule, {"endIpAddress": end, "startIpAddress": start})
+
     # ---- request entry point (called by the handler) -------------------------------------
 
     def finish_updates(self) -> int:
