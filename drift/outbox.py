@@ -146,7 +146,7 @@ class AlertOutbox:
         not sent."""
         owner = owner or new_owner()
         now = self.clock()
-        pending = self.store.pending_alerts()
+        pending = self.store.pending_alerts(now)
         claimed = [i for i in pending if i.claimable(owner, now)
                    and self.store.claim("", i, owner=owner, now=now)]
         digest = [i for i in claimed if i.digest]

@@ -1,0 +1,147 @@
+"""The index partition: what the sweep, the scan, `history --since` and `ack` read, and how it survives
+a process killed between an index write and the rows it points at."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from drift.config import Settings
+from drift.index import ALERT, INDEX
+from drift.local.arm import ArmStandIn
+from drift.local.receivers import TeamsReceiver
+from drift.runtime import build_engine
+from tests.conftest import SUBSCRIPTION
+from tests.helpers import create_compliant_server, server_id, set_parameter
+
+
+def markers(settings: Settings, prefix: str) -> list[Any]:
+    engine = build_engine(settings)
+    return engine.store.index._range(prefix)
+
+
+def run_killed(settings: Settings, body: str) -> int:
+    """Run `body` in a fresh process with `engine` built from `settings`; it is killed where the body says."""
+    env = {**os.environ, "DRIFT_ARM_ENDPOINT": str(settings.arm_endpoint),
+           "DRIFT_ARM_CA_BUNDLE": str(settings.arm_ca_bundle), "DRIFT_ARM_CREDENTIAL": "local",
+           "DRIFT_STORAGE_CONNECTION_STRING": str(settings.storage_connection_string),
+           "DRIFT_TABLE_NAME": settings.table_name, "DRIFT_NOTIFIERS": "teams",
+           "DRIFT_TEAMS_WEBHOOK_URL": str(settings.teams_webhook_url), "DRIFT_RECHECK_QUEUE": settings.recheck_queue}
+    code = textwrap.dedent("""
+        import json, os, signal, sys
+        from drift.config import Settings
+        from drift.runtime import build_engine
+        from drift.index import StoreIndex
+        def die(*_a, **_k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        engine = build_engine(Settings.from_env())
+        events = json.loads(sys.stdin.read())
+    """) + textwrap.dedent(body)
+    done = subprocess.run([sys.executable, "-c", code], env=env, input=os.environ.get("_EVENTS", ""), text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    return done.returncode
+
+
+def test_a_process_killed_after_the_alert_marker_before_the_commit_leaves_nothing_the_sweep_keeps(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    import json
+
+    os.environ["_EVENTS"] = json.dumps(arm.drain_events())
+    try:
+        code = run_killed(settings, """
+            batch = engine.store._table.submit_transaction
+            def commit_dies(operations, **kwargs):  # the index batch goes out; the commit never does
+                if operations[0][1]["PartitionKey"] != "~index":
+                    die()
+                return batch(operations, **kwargs)
+            engine.store._table.submit_transaction = commit_dies
+            engine.handle_many(events)
+        """)
+    finally:
+        os.environ.pop("_EVENTS")
+    assert code == -signal.SIGKILL
+    assert len(markers(settings, ALERT)) == 1, "the marker was written before the process died"
+    assert engine.store.history(server_id=server_id(server_name)) == [], "and the commit never landed"
+
+    assert engine.sweep()["pending"] == 0, "a young marker with no row is left for a commit still in flight"
+    assert len(markers(settings, ALERT)) == 1
+    engine.outbox.clock = lambda: datetime.now(UTC) + timedelta(minutes=3)
+    assert engine.sweep()["pending"] == 0
+    assert markers(settings, ALERT) == [], "a stale marker with no row is removed"
+    assert teams.messages() == []
+
+
+def test_a_process_killed_after_delivery_before_the_marker_is_removed_sends_nothing_twice(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "require_secure_transport", "OFF")
+    import json
+
+    os.environ["_EVENTS"] = json.dumps(arm.drain_events())
+    try:
+        code = run_killed(settings, """
+            StoreIndex.alert_gone = die  # sent, outbox row deleted, history marked sent; the marker stays
+            engine.handle_many(events)
+        """)
+    finally:
+        os.environ.pop("_EVENTS")
+    assert code == -signal.SIGKILL
+    assert len(teams.messages()) == 1
+    assert len(markers(settings, ALERT)) == 1
+
+    engine.outbox.clock = lambda: datetime.now(UTC) + timedelta(minutes=3)
+    assert engine.sweep()["sent"] == 0
+    assert markers(settings, ALERT) == [] and len(teams.messages()) == 1
+    [row] = engine.store.history(server_id=server_id(server_name))
+    assert row.alert_status == "sent"
+
+
+def test_the_sweep_with_nothing_pending_reads_one_partition_whatever_the_history_holds(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    for value in ("OFF", "ON", "OFF", "ON"):
+        set_parameter(sdk, server_name, "aad_auth_only", value)
+        engine.handle_many(arm.drain_events())
+    queries: list[str] = []
+    table = engine.store._table
+    original = table.query_entities
+    table.query_entities = lambda query, **kw: queries.append(query) or original(query, **kw)
+    assert engine.sweep()["pending"] == 0
+    assert queries == ["PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"], "one range of ~index only"
+
+
+def test_known_servers_history_since_and_ack_read_through_the_index(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    [event] = arm.drain_events()
+    engine.handle_many([event])
+
+    assert engine.store.known_servers(SUBSCRIPTION) == [server_id(server_name)]
+    assert engine.store.known_servers(SUBSCRIPTION[:-1] + "0") == []
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    assert [r.event_id for r in engine.store.history(since=since) if r.server == server_name] == [event["id"]]
+    assert engine.store.history(since=datetime.now(UTC) + timedelta(minutes=5)) == []
+    assert engine.store.acknowledge(event["id"], "seen", "now") == 1
+    kinds = {prefix for prefix in ("server|", "day|", "event|") if markers(settings, prefix)}
+    assert kinds == {"server|", "day|", "event|"}, f"every reader found its markers in {INDEX}"
