@@ -45,6 +45,7 @@ from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
 from drift.policy import Policy
 from drift.principals import PrincipalNames
 from drift.readers import ServerGone, deadline, unsettled
+from drift.recent import RecentReads
 from drift.rechecks import RecheckQueue
 from drift.routing import Plan
 from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate
@@ -135,6 +136,7 @@ class DriftEngine:
         self.clock = clock
         self.max_attempts = max_attempts
         self.arm_budget = 15.0
+        self.recent: RecentReads | None = RecentReads()
 
     @property
     def notifiers(self) -> list[Notifier]:
@@ -264,7 +266,8 @@ class DriftEngine:
             baselines = {s: b for s, b in rows.baselines.items() if not b.closed}
             posture = not baselines
             try:
-                states = self._read(plan, detectors.all_reads() if posture else plan.reads, outcome, read)
+                states = self._read(plan, detectors.all_reads() if posture else plan.reads, outcome, read,
+                                    rows.baselines)
                 if self._defer(plan, outcome, attempt):
                     return outcome
                 changes, guards = self._judge(plan, states, rows.baselines, outcome, read, posture=posture)
@@ -377,11 +380,19 @@ class DriftEngine:
         return f"{name} (app {caller.app_id})" if name else caller.display
 
     def _read(self, plan: Plan, reads: list[str], outcome: Outcome,
-              read_fn: Callable[[ServerRef, str], Any] | None = None) -> dict[str, Any]:
+              read_fn: Callable[[ServerRef, str], Any] | None = None,
+              baselines: dict[str, Baseline] | None = None) -> dict[str, Any]:
+        """The states the reads carry. With `baselines` (the event's own reads), a read this process began
+        after the event's time, and after those baselines were committed, covers the event (`RecentReads`)."""
         states: dict[str, Any] = {}
         for read in reads:
-            data = (read_fn or self.reader.read)(plan.server, read)
-            outcome.reads += 1
+            data = self._recent(plan, read, baselines) if read_fn is None and baselines is not None else None
+            if data is None:
+                started = self.clock()
+                data = (read_fn or self.reader.read)(plan.server, read)
+                outcome.reads += 1
+                if read_fn is None and self.recent is not None:
+                    self.recent.remember(plan.server.server_id, read, started, data)
             properties = (data or {}).get("properties") or {} if isinstance(data, dict) else {}
             if read == "server":
                 outcome.server_state = properties.get("state")
@@ -392,6 +403,19 @@ class DriftEngine:
                 if str(properties.get("isConfigPendingRestart", "")).lower() == "true":
                     outcome.pending_restart.add(detector.setting)
         return states
+
+    def _recent(self, plan: Plan, read: str, baselines: dict[str, Baseline]) -> Any | None:
+        if self.recent is None or plan.event.kind == "Reconcile":
+            return None
+        watching = [(d, b) for d in detectors.watching(read) if (b := baselines.get(d.setting)) is not None]
+        committed = [datetime.fromisoformat(b.observed_at) for _, b in watching if b.observed_at]
+
+        def shows_baseline(data: Any) -> bool:
+            return all(_canonical(d.state(data)) == _canonical(b.state) for d, b in watching)
+
+        return self.recent.covering(plan.server.server_id, read, event_time=plan.event.time,
+                                    baseline_at=max(committed, default=None), now=self.clock(),
+                                    shows_baseline=shows_baseline)
 
     def _defer(self, plan: Plan, outcome: Outcome, attempt: int) -> bool:
         """Put the event back for later when the server or a sub-resource is mid-update; True when deferred."""
