@@ -25,6 +25,7 @@ from drift.local.traffic import Exchange, observe
 from drift.local.writes import add_rule, create_server, server_id
 from drift.readers import ArmReader
 from tests.conftest import CHILD_PAGE_SIZE, FIXTURES, GROUP, SUBSCRIPTION, fixture_json
+from tests.fixturefiles import OWN_SPECS
 from tests.helpers import create_compliant_server
 
 pytestmark = pytest.mark.official
@@ -34,7 +35,7 @@ API = "api-version=2024-12-30"
 
 @pytest.fixture(scope="module")
 def book() -> SpecBook:
-    return SpecBook(FIXTURES / "specs", FIXTURES / "SOURCES.md")
+    return SpecBook(FIXTURES / "specs", FIXTURES / "SOURCES.md", [OWN_SPECS])
 
 
 @pytest.fixture
@@ -129,7 +130,8 @@ def test_a_status_the_operation_never_answers_is_refused(book: SpecBook) -> None
 
 
 def test_the_stand_ins_spec_facts_are_the_specs(book: SpecBook) -> None:
-    """`spec_facts.json` travels with the package; regenerate it with `python -m drift.local.spec FIXTURES`."""
+    """`spec_facts.json` travels with the package; regenerate it with
+    `python -m drift.local.spec FIXTURES --also tests/specs`."""
     assert json.loads(FACTS_FILE.read_text()) == operation_facts(book)
 
 
