@@ -4,7 +4,9 @@
 per-file tables of ``tests/fixtures-sources.md`` (a copy of ``shared/fixtures/SOURCES.md``), fetches each
 file from ``raw.githubusercontent.com/Azure/azure-rest-api-specs/<commit>/<path>``, and keeps it only if
 its SHA-256 is the one ``tests/fixtures.sha256`` records. ``--check DIR`` only checks a folder (the copy
-in ``../shared/fixtures``, say) against the manifest. Exit status 1 when anything is missing or differs.
+in ``../shared/fixtures``, say) against the manifest. Either way, the official files the clone keeps itself
+(``tests/specs/``, pinned in ``tests/specs/SOURCES.md`` and by their clone path in the manifest) are checked
+where they are; they are not downloaded. Exit status 1 when anything is missing or differs.
 """
 
 from __future__ import annotations
@@ -19,22 +21,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = REPO / "tests" / "fixtures-sources.md"
+OWN_SOURCES = REPO / "tests" / "specs" / "SOURCES.md"
+OWN_PREFIX = "tests/"
 MANIFEST = REPO / "tests" / "fixtures.sha256"
 RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 SPECS_REPO = "Azure/azure-rest-api-specs"
 
 
-def read_manifest(path: Path = MANIFEST) -> dict[str, str]:
+def read_manifest(path: Path = MANIFEST, own: bool = False) -> dict[str, str]:
+    """The fixtures folder's entries, or with ``own`` those of the clone's own copies (``tests/...``)."""
     entries = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             digest, _, name = line.partition("  ")
-            entries[name.strip()] = digest.strip()
+            if name.strip().startswith(OWN_PREFIX) == own:
+                entries[name.strip()] = digest.strip()
     return entries
 
 
 def pinned_files(sources: Path = SOURCES) -> dict[str, tuple[str, str]]:
-    """``local path -> (upstream path, commit)`` from the tables of SOURCES.md."""
+    """``local path -> (upstream path, commit)`` from the tables of SOURCES.md (or ``tests/specs/SOURCES.md``,
+    whose paths are the clone's)."""
     text = sources.read_text(encoding="utf-8")
     prefixes = dict(re.findall(r"^\| ([A-Z][A-Z0-9]?) \| `([^`]+)` \|$", text, re.MULTILINE))
     files: dict[str, tuple[str, str]] = {}
@@ -108,11 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             shutil.copyfile(SOURCES, args.dest / "SOURCES.md")
             problems = check(args.dest, manifest)
-    for problem in problems:
+    own = read_manifest(own=True)
+    own_problems = check(REPO, own)
+    for problem in problems + own_problems:
         print(problem, file=sys.stderr)
     where = args.check or args.dest
     print(f"{where}: {len(manifest) - len(problems)} of {len(manifest)} files as pinned")
-    return 1 if problems else 0
+    print(f"tests/specs/: {len(own) - len(own_problems)} of {len(own)} files as pinned")
+    return 1 if problems or own_problems else 0
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def spec_contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractCheck | None]:
     """Every answer and event of every stand-in in this session, judged by the official spec at the end."""
-    book = find_specs(OFFICIAL.path) if OFFICIAL.has("specs") else None
+    book = find_specs(OFFICIAL.path, [fixturefiles.OWN_SPECS]) if OFFICIAL.has("specs") else None
     if book is None:
         yield None
         return

@@ -11,6 +11,10 @@ The suite looks for them, first found wins:
 Whichever it is, every file is checked against ``tests/fixtures.sha256``: a file that differs stops the
 run (the tests would judge against other data than the pinned one); a missing file skips the tests
 that need it, or fails them when ``CI=true``.
+
+Official files that ``shared/fixtures`` lacks (the Defender pricings spec) are copied into the clone,
+``tests/specs/`` (provenance in ``tests/specs/SOURCES.md``); the manifest pins them too, by their path in the
+clone (``tests/...``), and they are checked in the same way wherever the rest is found.
 """
 
 from __future__ import annotations
@@ -22,19 +26,30 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = REPO / "tests" / "fixtures.sha256"
+OWN_SPECS = REPO / "tests" / "specs"  # official specs kept in the clone, with their SOURCES.md
+OWN_PREFIX = "tests/"  # manifest entries of those copies, relative to the clone
 CACHE = REPO / ".fixtures"
 HOW_TO_GET = ("run `make fixtures` (downloads the pinned files from Azure/azure-rest-api-specs into .fixtures/), "
               "or set DRIFT_FIXTURES to a copy of shared/fixtures")
 
 
-def read_manifest(path: Path = MANIFEST) -> dict[str, str]:
-    """``relative path -> sha256`` from a ``sha256sum``-style file."""
+def _read_all(path: Path) -> dict[str, str]:
     entries = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             digest, _, name = line.partition("  ")
             entries[name.strip()] = digest.strip()
     return entries
+
+
+def read_manifest(path: Path = MANIFEST) -> dict[str, str]:
+    """``relative path -> sha256`` of the files of a fixtures folder, from a ``sha256sum``-style file."""
+    return {name: digest for name, digest in _read_all(path).items() if not name.startswith(OWN_PREFIX)}
+
+
+def read_own_manifest(path: Path = MANIFEST) -> dict[str, str]:
+    """``path in the clone -> sha256`` of the official files the clone keeps itself (``tests/specs/``)."""
+    return {name: digest for name, digest in _read_all(path).items() if name.startswith(OWN_PREFIX)}
 
 
 def sha256(path: Path) -> str:
@@ -89,10 +104,12 @@ def verify(folder: Path, manifest: dict[str, str]) -> Fixtures:
 def locate(env: dict[str, str] | None = None, manifest_path: Path = MANIFEST,
            folders: list[Path] | None = None) -> Fixtures:
     manifest = read_manifest(manifest_path)
-    for folder in candidates(env) if folders is None else folders:
-        if folder.is_dir():
-            return verify(folder, manifest)
-    return Fixtures(None, sorted(manifest))
+    own = verify(REPO, read_own_manifest(manifest_path))
+    found = next((verify(folder, manifest) for folder in (candidates(env) if folders is None else folders)
+                  if folder.is_dir()), None) or Fixtures(None, sorted(manifest))
+    found.missing += own.missing
+    found.changed += own.changed
+    return found
 
 
 def in_ci(env: dict[str, str] | None = None) -> bool:

@@ -25,6 +25,7 @@ from drift.local.traffic import Exchange, observe
 from drift.local.writes import add_rule, create_server, server_id
 from drift.readers import ArmReader
 from tests.conftest import CHILD_PAGE_SIZE, FIXTURES, GROUP, SUBSCRIPTION, fixture_json
+from tests.fixturefiles import OWN_SPECS
 from tests.helpers import create_compliant_server
 
 pytestmark = pytest.mark.official
@@ -34,7 +35,7 @@ API = "api-version=2024-12-30"
 
 @pytest.fixture(scope="module")
 def book() -> SpecBook:
-    return SpecBook(FIXTURES / "specs", FIXTURES / "SOURCES.md")
+    return SpecBook(FIXTURES / "specs", FIXTURES / "SOURCES.md", [OWN_SPECS])
 
 
 @pytest.fixture
@@ -129,7 +130,8 @@ def test_a_status_the_operation_never_answers_is_refused(book: SpecBook) -> None
 
 
 def test_the_stand_ins_spec_facts_are_the_specs(book: SpecBook) -> None:
-    """`spec_facts.json` travels with the package; regenerate it with `python -m drift.local.spec FIXTURES`."""
+    """`spec_facts.json` travels with the package; regenerate it with
+    `python -m drift.local.spec FIXTURES --also tests/specs`."""
     assert json.loads(FACTS_FILE.read_text()) == operation_facts(book)
 
 
@@ -279,3 +281,64 @@ def test_every_body_the_local_writers_send_fits_the_spec(arm: ArmStandIn, sdk: A
     op, _ = book.find("PUT", server_put.path, server_put.api_version)
     wrong = {**server_put.request_body, "properties": {**server_put.request_body["properties"], "tlsVersion": "1.3"}}
     assert any("'tlsVersion' was unexpected" in e for e in op.request_errors(wrong))
+
+
+# ---- the Defender plan of the subscription (Microsoft.Security/pricings, the clone's tests/specs) ------------
+
+PRICINGS = "2024-01-01"
+
+
+def own_example(name: str) -> Any:
+    return json.loads((OWN_SPECS / "examples" / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("example", ["GetPricingByNameDns_example.json", "PutPricingByName_example.json",
+                                     "ListPricings_example.json"])
+def test_the_official_pricings_examples_fit_the_pricings_spec(book: SpecBook, example: str) -> None:
+    op = example_operation(book, example)
+    data = own_example(example)
+    assert [e for status, r in data["responses"].items() for e in op.response_errors(int(status), r["body"])] == []
+    if op.method == "PUT":
+        assert op.request_errors(data["parameters"]["pricing"]) == []
+
+
+def test_the_pricings_spec_refuses_what_azure_would_not_send(book: SpecBook) -> None:
+    plan = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Security/pricings/OpenSourceRelationalDatabases"
+    op, values = book.find("GET", plan, PRICINGS)
+    assert (op.operation_id, values) == ("Pricings_Get", {"scopeId": f"subscriptions/{SUBSCRIPTION}",
+                                                          "pricingName": "OpenSourceRelationalDatabases"})
+    body = own_example("GetPricingByNameDns_example.json")["responses"]["200"]["body"]
+    assert any("'tier' was unexpected" in e for e in op.response_errors(200, {
+        **body, "properties": {**body["properties"], "tier": "Standard"}}))
+    assert any("'standard' is not one of ['Free', 'Standard']" in e for e in op.response_errors(200, {
+        **body, "properties": {**body["properties"], "pricingTier": "standard"}}))
+    assert any("'pricingTier' is a required property" in e for e in op.response_errors(200, {
+        **body, "properties": {"freeTrialRemainingTime": "PT0S"}}))
+    assert op.response_errors(404, {"error": {"code": "PricingNotFound", "message": "no"}}) == []
+    listing, _ = book.find("GET", plan.rsplit("/", 1)[0], PRICINGS)
+    assert listing.operation_id == "Pricings_List"
+    assert book.find("GET", plan, "2023-01-01") is None, "only the api-version the spec is"
+
+
+def test_the_stand_ins_pricings_answers_and_their_event_fit_the_spec(
+        arm: ArmStandIn, http_session: requests.Session, traffic: list[Exchange], book: SpecBook) -> None:
+    sub = "0f9e8d7c-0000-4000-8000-00000000c0de"
+    url = f"{arm.url}/subscriptions/{sub}/providers/Microsoft.Security/pricings"
+    arm.drain_events()
+    assert http_session.get(f"{url}?api-version={PRICINGS}").status_code == 200
+    assert http_session.put(f"{url}/OpenSourceRelationalDatabases?api-version={PRICINGS}",
+                            json={"properties": {"pricingTier": "Standard"}}).status_code == 200
+    assert http_session.get(f"{url}/OpenSourceRelationalDatabases?api-version={PRICINGS}").status_code == 200
+    refused = http_session.put(f"{url}/OpenSourceRelationalDatabases?api-version={PRICINGS}",
+                               json={"properties": {"pricingTier": "Premium"}})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "InvalidPricingTier"
+    check = ContractCheck(book)
+    assert [(book.find(x.method, x.path, x.api_version)[0].operation_id, check.exchange_errors(x))
+            for x in traffic] == [("Pricings_List", []), ("Pricings_Update", []), ("Pricings_Get", []),
+                                  ("Pricings_Update", [])]
+    [event] = arm.drain_events()
+    assert (event["eventType"], event["data"]["operationName"], event["subject"]) == (
+        "Microsoft.Resources.ResourceWriteSuccess", "Microsoft.Security/pricings/write",
+        f"/subscriptions/{sub}/providers/Microsoft.Security/pricings/OpenSourceRelationalDatabases")
+    assert check.event_errors(event) == []
+    assert check.event_errors({**event, "data": {**event["data"], "pricingTier": "Standard"}}) != []

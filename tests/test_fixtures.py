@@ -66,6 +66,24 @@ def test_the_download_list_pins_every_file_of_the_manifest() -> None:
     assert fixturefiles.read_manifest()["SOURCES.md"] == fixturefiles.sha256(REPO / "tests" / "fixtures-sources.md")
 
 
+def test_the_official_copies_in_the_clone_are_pinned_and_checked_like_the_rest(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import fetch_fixtures
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    own = fixturefiles.read_own_manifest()
+    assert "tests/specs/security-pricings-2024-01-01.json" in own and not set(own) & set(fixturefiles.read_manifest())
+    assert set(own) == set(fetch_fixtures.pinned_files(fetch_fixtures.OWN_SOURCES)), "each with its upstream commit"
+    assert set(fetch_fixtures.read_manifest(own=True)) == set(own)
+    assert fixturefiles.verify(REPO, own) == fixturefiles.Fixtures(REPO)
+    tampered = tmp_path / "fixtures.sha256"
+    tampered.write_text(fixturefiles.MANIFEST.read_text().replace(
+        own["tests/specs/security-pricings-2024-01-01.json"], "0" * 64))
+    found = fixturefiles.locate({"DRIFT_FIXTURES": str(tmp_path / "nowhere")}, manifest_path=tampered)
+    assert found.changed == ["tests/specs/security-pricings-2024-01-01.json"]
+
+
 def run_without_fixtures(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DRIFT_FIXTURES": str(tmp_path / "nowhere"), "CI": "true" if ci else ""}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",

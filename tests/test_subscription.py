@@ -7,6 +7,8 @@ the same system topic; the engine judges it once for the subscription and names 
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from typing import Any
 
@@ -24,6 +26,7 @@ from drift.local.writes import create_server, defender_plan
 from drift.model import Severity, Verdict
 from drift.routing import handled_operations
 from tests.conftest import CARELESS, GROUP
+from tests.fixturefiles import OWN_SPECS
 
 PLAN = "providers/Microsoft.Security/pricings/OpenSourceRelationalDatabases"
 
@@ -125,9 +128,37 @@ def test_the_stand_in_serves_plans_as_a_new_subscription_has_them(own_subscripti
         defender_plan(own_subscription, "Premium")
     assert refused.value.status_code == 400
     assert arm.drain_events() == [], "a refused write emits nothing"
-    defender_plan(own_subscription, "standard")
+    defender_plan(own_subscription, "Standard")
     body = reader.read_subscription(sub, "defender_plan")
     assert body["properties"]["pricingTier"] == "Standard" and body["properties"]["enablementTime"]
     assert body["id"].endswith("/providers/Microsoft.Security/pricings/OpenSourceRelationalDatabases")
     arm.reset()
     assert reader.read_subscription(sub, "defender_plan")["properties"]["pricingTier"] == "Free"
+
+
+def official_example(name: str) -> Any:
+    """An official Pricings example (tests/specs/examples, verbatim from Azure/azure-rest-api-specs)."""
+    return json.loads((OWN_SPECS / "examples" / name).read_text(encoding="utf-8"))
+
+
+def test_the_stand_in_answers_as_the_official_pricings_examples(own_subscription: Any, arm: ArmStandIn,
+                                                                ca: LocalCA) -> None:
+    from drift.readers import ArmReader
+
+    reader = ArmReader(LocalCredential(), base_url=arm.url, connection_verify=str(ca.ca_bundle))
+    sub = own_subscription._config.subscription_id
+    listed = official_example("ListPricings_example.json")["responses"]["200"]["body"]["value"]
+    [free] = [p for p in listed if p["name"] == "OpenSourceRelationalDatabases"]
+    plan_id = f"/subscriptions/{sub}/{PLAN}"
+    assert reader.read_subscription(sub, "defender_plan") == {**free, "id": plan_id}
+
+    put = official_example("PutPricingByName_example.json")
+    defender_plan(own_subscription, put["parameters"]["pricing"]["properties"]["pricingTier"])
+    body = reader.read_subscription(sub, "defender_plan")
+    dns = official_example("GetPricingByNameDns_example.json")["responses"]["200"]["body"]["properties"]
+    assert body["properties"].keys() == dns.keys(), "the fields of a plan at Standard, no CloudPosture extensions"
+    assert {k: v for k, v in body["properties"].items() if k != "enablementTime"} == {
+        k: v for k, v in put["responses"]["200"]["body"]["properties"].items() if k not in ("enablementTime",
+                                                                                        "extensions")}
+    written_as = re.sub(r"\d", "0", dns["enablementTime"])
+    assert re.sub(r"\d", "0", body["properties"]["enablementTime"]) == written_as

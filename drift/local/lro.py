@@ -1,6 +1,6 @@
 """Long-running operations as the spec declares them, and the facts the stand-in takes from the spec.
 
-``spec_facts.json`` (written by ``python -m drift.local.spec FIXTURES``, kept equal to the official
+``spec_facts.json`` (written by ``python -m drift.local.spec FIXTURES --also tests/specs``, kept equal to the official
 spec by a test) says for every operation whether it is long-running, its ``final-state-via``, the
 statuses it answers and the headers each declares, and the patterns of its path values. The stand-in
 runs every operation at once, as before; :class:`LongRunningOperations` then turns a finished
@@ -103,14 +103,15 @@ class SpecFacts:
 
 
 def template_regex(template: str) -> tuple[re.Pattern[str], list[str]]:
-    """A path template as a case-insensitive regex; ``{resourceUri}`` spans segments."""
+    """A path template as a case-insensitive regex; ``{resourceUri}`` and ``{scopeId}`` (a subscription or a
+    resource, ``x-ms-skip-url-encoding`` in the specs) span segments."""
     names: list[str] = []
     pattern = ""
     for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
         pattern += re.escape(literal)
         if name:
             names.append(name)
-            pattern += "(.+)" if name == "resourceUri" else "([^/]+)"
+            pattern += "(.+)" if name in ("resourceUri", "scopeId") else "([^/]+)"
     return re.compile(pattern, re.IGNORECASE), names
 
 

@@ -1,8 +1,12 @@
 """The stand-in's Microsoft Defender for Cloud plans: `Microsoft.Security/pricings` at a subscription.
 
-Served at `/subscriptions/{sub}/providers/Microsoft.Security/pricings[/{name}]` (api-version
-2024-01-01 shape: `properties.pricingTier` Free or Standard, `freeTrialRemainingTime`, and
-`enablementTime` once Standard). Every plan starts Free, as on a new subscription. A successful
+Served at `/subscriptions/{sub}/providers/Microsoft.Security/pricings[/{name}]` as the official
+spec of api-version 2024-01-01 says (`tests/specs/security-pricings-2024-01-01.json`, checked by the
+session's contract): `properties.pricingTier` is `Free` or `Standard`, the only values the spec lists
+(it says `modelAsString`, so Azure may take other spellings; the detector reads any casing), and the
+read-only fields come as in the official examples (`tests/specs/examples/`): `freeTrialRemainingTime`,
+`enforce` (subscription level), `resourcesCoverageStatus`, and `enablementTime` once Standard. Every
+plan starts Free, as `ListPricings_example.json` shows OpenSourceRelationalDatabases. A successful
 PUT emits the subscription-level event Azure sends through the same system topic, with the
 plan's id as its subject. `drift.local.arm` hands over the paths it does not serve itself.
 """
@@ -19,6 +23,8 @@ PRICING_TYPE = "Microsoft.Security/pricings"
 PLANS = ("OpenSourceRelationalDatabases", "SqlServers", "SqlServerVirtualMachines", "StorageAccounts",
          "VirtualMachines", "KeyVaults", "Arm", "Containers", "CosmosDbs", "AppServices", "Api", "CloudPosture")
 TIERS = ("Free", "Standard")
+FREE = {"pricingTier": "Free", "freeTrialRemainingTime": "PT0S", "enforce": "False",
+        "resourcesCoverageStatus": "NotCovered"}
 
 # Per stand-in: {(subscription, plan) lower-cased: properties}
 _STATE: WeakKeyDictionary[Any, dict[tuple[str, str], dict[str, Any]]] = WeakKeyDictionary()
@@ -47,8 +53,12 @@ def _body(subscription_id: str, plan: str, properties: dict[str, Any]) -> dict[s
 
 
 def _properties(standin: Any, subscription_id: str, plan: str) -> dict[str, Any]:
-    return _plans(standin).get((subscription_id.lower(), plan.lower()),
-                               {"pricingTier": "Free", "freeTrialRemainingTime": "P30D"})
+    return _plans(standin).get((subscription_id.lower(), plan.lower()), FREE)
+
+
+def _timestamp() -> str:
+    """Now, written as the examples write `enablementTime` (`2023-03-01T12:42:42.1921106Z`)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def handle(standin: Any, request: Any, error: type[Exception]) -> tuple[int, Any] | None:
@@ -71,13 +81,13 @@ def handle(standin: Any, request: Any, error: type[Exception]) -> tuple[int, Any
         raise error(405, "MethodNotAllowed", f"{request.method} is not supported on a pricing.")
     tier = ((request.body or {}).get("properties") or {}).get("pricingTier") if isinstance(request.body, dict) \
         else None
-    chosen = next((t for t in TIERS if isinstance(tier, str) and t.lower() == tier.lower()), None)
-    if chosen is None:
+    if tier not in TIERS:
         raise error(400, "InvalidPricingTier", f"pricingTier must be one of {', '.join(TIERS)}, got {tier!r}.")
-    properties: dict[str, Any] = {"pricingTier": chosen, "freeTrialRemainingTime": "PT0S"}
-    if chosen == "Standard":
+    properties = dict(FREE)
+    if tier == "Standard":
         previous = _properties(standin, sub, plan)
-        properties["enablementTime"] = previous.get("enablementTime") or datetime.now(UTC).isoformat()
+        properties.update(pricingTier=tier, resourcesCoverageStatus="FullyCovered",
+                          enablementTime=previous.get("enablementTime") or _timestamp())
     _plans(standin)[(sub.lower(), plan.lower())] = properties
     standin._emit(request, _Target(sub), f"{PRICING_TYPE}/write", "Write", PROVIDER)
     return 200, _body(sub, plan, properties)

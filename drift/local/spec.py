@@ -2,8 +2,9 @@
 
 The specs are Swagger 2.0 files copied verbatim from Azure/azure-rest-api-specs into
 ``shared/fixtures/specs/``; their relative ``$ref``s are resolved offline through the mapping table
-in ``shared/fixtures/SOURCES.md``. Each Swagger schema is turned into a JSON Schema (draft 2020-12)
-and checked with ``jsonschema``. Two choices make the check strict on purpose:
+in ``shared/fixtures/SOURCES.md``; specs the shared folder lacks (the Defender pricings) come from more
+folders, each with its own ``SOURCES.md`` (the clone's ``tests/specs/``). Each Swagger schema is turned
+into a JSON Schema (draft 2020-12) and checked with ``jsonschema``. Two choices make the check strict on purpose:
 
 * **Closed objects.** An object whose definition lists ``properties`` (through ``allOf`` too) and
   says nothing of ``additionalProperties`` refuses any other field, so the stand-in cannot teach
@@ -132,11 +133,16 @@ class Operation:
 class SpecBook:
     """Every spec file of a ``specs/`` folder, with its operations indexed by api-version."""
 
-    def __init__(self, specs_dir: Path, sources_md: Path | None = None) -> None:
+    def __init__(self, specs_dir: Path, sources_md: Path | None = None, also: Iterable[Path] = ()) -> None:
+        """``also``: more folders of specs, each with the ``$ref`` mapping table in its own ``SOURCES.md``."""
         self.specs_dir = specs_dir
-        self.documents: dict[str, JsonDict] = {
-            p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(specs_dir.glob("*.json"))}
-        self.mapping = read_ref_mapping(sources_md or specs_dir.parent / "SOURCES.md")
+        self.documents: dict[str, JsonDict] = {}
+        self.mapping: dict[tuple[str, str], str] = {}
+        for folder, sources in [(specs_dir, sources_md or specs_dir.parent / "SOURCES.md"),
+                                *((extra, extra / "SOURCES.md") for extra in also)]:
+            self.documents.update({p.name: json.loads(p.read_text(encoding="utf-8"))
+                                   for p in sorted(folder.glob("*.json"))})
+            self.mapping.update(read_ref_mapping(sources))
         self._defs: dict[str, JsonDict] = {}
         self._validators: dict[str, Any] = {}
         self._routes: dict[str, list[tuple[re.Pattern[str], list[str], str, str]]] = {}
@@ -267,11 +273,11 @@ class SpecBook:
         return self.definition_errors(*_STATUS_RESULT, body, what)
 
 
-def find_specs(fixtures: Path | None) -> SpecBook | None:
-    """The spec book of a fixtures folder, or None when there is none."""
+def find_specs(fixtures: Path | None, also: Iterable[Path] = ()) -> SpecBook | None:
+    """The spec book of a fixtures folder (and of the folders ``also`` names), or None when there is none."""
     if fixtures is None or not (fixtures / "specs").is_dir():
         return None
-    return SpecBook(fixtures / "specs", fixtures / "SOURCES.md")
+    return SpecBook(fixtures / "specs", fixtures / "SOURCES.md", also)
 
 
 
@@ -304,13 +310,15 @@ def operation_facts(book: SpecBook) -> list[JsonDict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m drift.local.spec FIXTURES``: rewrite spec_facts.json from the official specs."""
+    """``python -m drift.local.spec FIXTURES --also tests/specs``: rewrite spec_facts.json from the official specs."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("fixtures", type=Path)
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another folder of specs with its own SOURCES.md (the clone's tests/specs)")
     args = parser.parse_args(argv)
-    book = find_specs(args.fixtures)
+    book = find_specs(args.fixtures, args.also)
     if book is None:
         raise SystemExit(f"no specs/ under {args.fixtures}")
     FACTS_FILE.write_text(json.dumps(operation_facts(book), indent=1) + "\n", encoding="utf-8")
