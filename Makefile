@@ -18,6 +18,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/scan_bench.py
+	$(BIN)/python bench/scale_bench.py
 
 # The official examples and specs, pinned by commit and checksum (tests/fixtures-sources.md,
 # tests/fixtures.sha256), into .fixtures/ for a clone without ../shared/fixtures beside it.
