@@ -46,8 +46,11 @@ def _operation(value: str) -> str:
 
 
 def _server(record: HistoryRecord) -> str:
-    group = record.server_id.split("/")[4] if record.server_id.count("/") > 4 else "?"
-    return f"{record.server} (resource group {group})"
+    """The server and its resource group; a subscription-level setting by its subscription."""
+    parts = record.server_id.strip("/").split("/")
+    if len(parts) > 3 and parts[2].lower() == "resourcegroups":
+        return f"{record.server} (resource group {parts[3]})"
+    return f"{record.server} (subscription {parts[1] if len(parts) > 1 else '?'})"
 
 
 def _who(record: HistoryRecord) -> list[tuple[str, object]]:

@@ -89,6 +89,8 @@ def test_a_downgrade_to_free_is_one_alert_naming_the_servers(own_subscription: A
     assert own_subscription._config.subscription_id in record.remediation
     [card] = teams.messages()
     assert "billing-db" in str(card) and "orders-db" in str(card)
+    assert f"(subscription {own_subscription._config.subscription_id})" in str(card)
+    assert "resource group" not in str(card), "a subscription's plan has no resource group"
 
     again = engine.handle_many(events)
     assert [o.status for o in again] == ["unchanged"] and len(teams.messages()) == 1, "a redelivery changes nothing"
