@@ -9,6 +9,7 @@ from typing import Any
 
 from drift.config import Settings
 from drift.engine import DriftEngine, Notifier
+from drift.lazy import deferred
 from drift.policy import load_policy
 from drift.principals import PrincipalNames
 from drift.readers import ArmReader
@@ -20,13 +21,18 @@ _lock = threading.Lock()
 
 
 def _credential(settings: Settings) -> Any:
+    """The app's identity; azure-identity (with msal and requests) is imported when a token is first needed."""
     if settings.local_credential:
         from drift.local.credential import LocalCredential
 
         return LocalCredential()
-    from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+    def build() -> Any:
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+
+    return deferred(build)
 
 
 def build_store(settings: Settings) -> BaselineStore:
@@ -46,10 +52,8 @@ def build_rechecks(settings: Settings) -> RecheckQueue | None:
             return None  # a table-only endpoint list: no queue to defer to
         return RecheckQueue.from_connection_string(cs, settings.recheck_queue)
     if settings.storage_queue_endpoint:
-        from azure.identity import DefaultAzureCredential
-
-        credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
-        return RecheckQueue.from_endpoint(settings.storage_queue_endpoint, settings.recheck_queue, credential)
+        return RecheckQueue.from_endpoint(settings.storage_queue_endpoint, settings.recheck_queue,
+                                          _credential(settings))
     return None
 
 
@@ -89,7 +93,9 @@ def build_engine(settings: Settings) -> DriftEngine:
     credential = _credential(settings)
     reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True)
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
-    return DriftEngine(reader, build_store(settings), build_notifiers(settings, credential),
+    # The store is built on first use: an ignored event never imports azure-data-tables or a transport.
+    store = deferred(lambda: build_store(settings))
+    return DriftEngine(reader, store, build_notifiers(settings, credential),
                        policy=load_policy(settings.policy_file), principal_names=names,
                        group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute,
                        subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id,
