@@ -7,6 +7,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from drift.budget import SharedBucket
 from drift.config import Settings
 from drift.engine import DriftEngine, Notifier
 from drift.lazy import deferred
@@ -42,6 +43,20 @@ def build_store(settings: Settings) -> BaselineStore:
 
     credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
     return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
+
+
+def build_arm_budget(settings: Settings) -> SharedBucket:
+    """ARM's read budget, shared by every process of the app through a row of `{table}budget` (drift/budget.py)."""
+    name = f"{settings.table_name}budget"
+
+    def table() -> Any:
+        from azure.data.tables import TableClient
+
+        if settings.storage_connection_string:
+            return TableClient.from_connection_string(settings.storage_connection_string, table_name=name)
+        return TableClient(str(settings.storage_table_endpoint), table_name=name, credential=_credential(settings))
+
+    return SharedBucket(deferred(table), fallback_share=settings.max_instances)
 
 
 def build_rechecks(settings: Settings) -> RecheckQueue | None:
@@ -91,7 +106,8 @@ def build_notifiers(settings: Settings, credential: Any = None) -> list[Notifier
 def build_engine(settings: Settings) -> DriftEngine:
     settings.validate()
     credential = _credential(settings)
-    reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True)
+    reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True,
+                       bucket=build_arm_budget(settings))
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
     # The store is built on first use: an ignored event never imports azure-data-tables or a transport.
     store = deferred(lambda: build_store(settings))
