@@ -10,10 +10,12 @@ Instead the bucket lives in a Table row (`{table}budget`, partition `arm`, row =
 `tokens` and the `stamp` they were counted at. A process *leases* a slice of tokens with an
 ETag-conditional update of that row (refill computed from the stamp, capped at `burst`), spends
 them locally, and throws away what it has not spent after `lease_seconds`. Why that never
-exceeds ARM: every request at time t spends a token deducted from the row within
-[t - lease_seconds, t]; the row lets at most `burst + rate * w` tokens out in any window of w
-seconds, so ARM sees at most `burst + rate * (w + lease_seconds)` requests in any window of w;
-with the defaults (225 + 22.5 * 1 <= 250, 22.5 <= 25) that is inside ARM's bucket.
+exceeds ARM: every request reaching ARM at time t spends a token deducted from the row within
+[t - lease_seconds - d, t], d being the delay between taking a token and ARM counting the
+request; the row lets at most `burst + rate * w` tokens out in any window of w seconds, so ARM
+sees at most `burst + rate * (w + lease_seconds + d)` requests in any window of w. With the
+defaults (225 + 22.5 * 0.5 = 236 of ARM's 250, 22.5 of its 25 a second) that stays inside
+ARM's bucket for delays up to 0.6 s.
 
 The slice adapts: it doubles while leases run out before they expire (a scan) and halves when
 one expires unspent (the event path, one read per event), so idle processes hold no budget.
@@ -52,7 +54,7 @@ class SharedBucket:
     """`acquire(subscription)` as `TokenBucket`'s, with the tokens leased from a Table row shared by all processes."""
 
     def __init__(self, table: Any, *, burst: float = 225, rate: float = 22.5, max_slice: int = 25,
-                 lease_seconds: float = 1.0, fallback_share: int = 40, fallback_seconds: float = 30.0,
+                 lease_seconds: float = 0.5, fallback_share: int = 40, fallback_seconds: float = 30.0,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         self.burst, self.rate = burst, rate
         self.max_slice, self.lease_seconds = max_slice, lease_seconds

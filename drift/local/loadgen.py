@@ -26,7 +26,7 @@ class LoadSpec:
     burst: float
     rate: float
     shared: bool = True  # False: each process has only its own TokenBucket (the old behaviour)
-    lease_seconds: float = 1.0
+    lease_seconds: float = 0.5
 
 
 @dataclass(frozen=True)
