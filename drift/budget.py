@@ -17,8 +17,11 @@ sees at most `burst + rate * (w + lease_seconds + d)` requests in any window of 
 defaults (225 + 22.5 * 0.5 = 236 of ARM's 250, 22.5 of its 25 a second) that stays inside
 ARM's bucket for delays up to 0.6 s.
 
-The slice adapts: it doubles while leases run out before they expire (a scan) and halves when
-one expires unspent (the event path, one read per event), so idle processes hold no budget.
+When the row is empty a process reserves its slice ahead (the row goes below zero, at most
+`max_ahead` seconds of refill) and sleeps until the refill covers it; the lease runs from then.
+The slice adapts: it doubles while leases run out before they expire (a scan) and shrinks to
+what was spent when one expires with tokens left (the event path reads once per event), so
+idle processes hold no budget.
 If the Table cannot be reached, the process falls back to a static share (`1/fallback_share`
 of the budget) until the Table answers again; ARM's 429 and the SDK's retry remain the backstop.
 Clocks: the row's stamp is wall-clock time and never moves backwards, so a process whose clock
@@ -46,7 +49,9 @@ PARTITION = "arm"
 
 @dataclass
 class _Lease:
+    granted: int
     tokens: int
+    starts: float  # when the row's refill covers these tokens (now, unless they were reserved ahead)
     expires: float
 
 
@@ -54,10 +59,11 @@ class SharedBucket:
     """`acquire(subscription)` as `TokenBucket`'s, with the tokens leased from a Table row shared by all processes."""
 
     def __init__(self, table: Any, *, burst: float = 225, rate: float = 22.5, max_slice: int = 25,
-                 lease_seconds: float = 0.5, fallback_share: int = 40, fallback_seconds: float = 30.0,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 lease_seconds: float = 0.5, max_ahead: float = 5.0, fallback_share: int = 40,
+                 fallback_seconds: float = 30.0, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.burst, self.rate = burst, rate
-        self.max_slice, self.lease_seconds = max_slice, lease_seconds
+        self.max_slice, self.lease_seconds, self.max_ahead = max_slice, lease_seconds, max_ahead
         self._table = table
         self._clock, self._sleep = clock, sleep
         self._leases: dict[str, _Lease] = {}
@@ -77,46 +83,49 @@ class SharedBucket:
             with self._lock:
                 now = self._clock()
                 if now < self._fallback_until:
-                    fallback = True
+                    wait = -1.0
                 else:
-                    fallback = False
                     lease = self._leases.get(key)
-                    if lease is not None and lease.tokens > 0 and now < lease.expires:
+                    if lease is None or lease.tokens == 0 or now >= lease.expires:
+                        lease = self._renew(key, now, lease)
+                    if lease is None:  # the Table failed: fallback from now on
+                        continue
+                    if lease.tokens > 0 and now >= lease.starts:
                         lease.tokens -= 1
                         return
-                    wait = self._renew(key, now, lease)
-                    if wait == 0:
-                        continue
-            if fallback:
+                    wait = max(0.0, lease.starts - now)
+            if wait < 0:
                 self._fallback.acquire(key)
                 return
             self.waited += wait
             self._sleep(wait)
 
-    def _renew(self, key: str, now: float, spent: _Lease | None) -> float:
-        """Lease a new slice for `key` (under the lock): 0 when one was granted, else the seconds to wait."""
+    def _renew(self, key: str, now: float, spent: _Lease | None) -> _Lease | None:
+        """Lease a new slice for `key` (under the lock); None if the Table failed (fallback engaged)."""
         size = self._slice.get(key, 1)
-        if spent is not None:
-            size = min(self.max_slice, size * 2) if spent.tokens == 0 else max(1, size // 2)
+        if spent is not None and spent.granted:  # double while leases run out; else what the last one saw spent
+            size = min(self.max_slice, size * 2) if spent.tokens == 0 else max(1, spent.granted - spent.tokens)
         self._slice[key] = size
         try:
-            granted, wait, at = self._take(key, size)
+            granted, starts = self._take(key, size)
         except Exception as exc:  # the Table is unreachable or refuses us: a static share keeps us inside ARM's
             self.fallbacks += 1
             self._fallback_until = now + self._fallback_seconds
             log.warning("ARM read budget table unavailable (%s); using 1/%d of the budget for %.0f s",
                         type(exc).__name__, round(self.burst / self._fallback.burst), self._fallback_seconds)
-            return 0.0
-        if granted:
-            self._leases[key] = _Lease(granted, at + self.lease_seconds)
-            return 0.0
-        self._leases.pop(key, None)
-        return wait
+            return None
+        lease = _Lease(granted, granted, starts, starts + self.lease_seconds)
+        self._leases[key] = lease
+        return lease
 
-    def _take(self, key: str, want: int) -> tuple[int, float, float]:
-        """Deduct up to `want` whole tokens from the row.
+    def _take(self, key: str, want: int) -> tuple[int, float]:
+        """Deduct `want` tokens from the row: (granted, when they may be spent).
 
-        Returns (granted, 0, when) or (0, seconds until a token is there, when)."""
+        The row may go below zero, up to `max_ahead` seconds of refill: a process then reserves its
+        slice ahead and sleeps until the refill covers it, instead of all of them waking at the next
+        token and racing for it. A token is spent no earlier than the refill covers it, so ARM sees
+        no more than the row's `burst + rate * w` in any window of w seconds (plus the lease time).
+        """
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -133,12 +142,11 @@ class SharedBucket:
             else:
                 stamp = max(now, float(row["stamp"]))
                 tokens = min(self.burst, float(row["tokens"]) + max(0.0, now - float(row["stamp"])) * self.rate)
-            granted = min(want, math.floor(tokens))
-            if granted < 1:
-                # Wait for a slice rather than one token, jittered: processes that all wake at the next
-                # token would mostly lose the race for it and retry.
-                return 0, (want - tokens) / self.rate * random.uniform(1.0, 1.5), now
-            entity = {"PartitionKey": PARTITION, "RowKey": key, "tokens": float(tokens - granted), "stamp": stamp}
+            granted = min(want, math.floor(tokens + self.rate * self.max_ahead))
+            if granted < 1:  # reserved that far ahead already: come back when there is room
+                return 0, now + (1 - tokens) / self.rate - self.max_ahead
+            left = tokens - granted
+            entity = {"PartitionKey": PARTITION, "RowKey": key, "tokens": float(left), "stamp": stamp}
             try:
                 if row is None:
                     self._table.create_entity(entity)
@@ -150,7 +158,7 @@ class SharedBucket:
                 self._sleep(random.uniform(0, 0.02))
                 continue
             self.leases += 1
-            return granted, 0.0, now
+            return granted, stamp + max(0.0, -left / self.rate)
 
     def _ensure_table(self) -> None:
         if not self._ready:

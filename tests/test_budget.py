@@ -59,7 +59,7 @@ def test_the_same_processes_with_only_their_own_buckets_are_throttled(
     assert arm.stats.throttled > 0
 
 
-def test_unspent_leased_tokens_expire_and_the_slice_shrinks(azurite: Azurite) -> None:
+def test_unspent_leased_tokens_expire_and_the_slice_shrinks_to_what_was_spent(azurite: Azurite) -> None:
     now = [1_000.0]
     bucket = SharedBucket(table_client(azurite), burst=100, rate=10, max_slice=8, lease_seconds=1.0,
                           clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
@@ -74,10 +74,10 @@ def test_unspent_leased_tokens_expire_and_the_slice_shrinks(azurite: Azurite) ->
     bucket.acquire("sub")
     assert bucket.leases == 6
     row = bucket._table.get_entity("arm", "sub")  # type: ignore[attr-defined]
-    assert row["tokens"] == pytest.approx(100 - 15 - 8 - 4 + 1.5 * 10), "the next slice is half the unspent one"
+    assert row["tokens"] == pytest.approx(100 - 15 - 8 - 1 + 1.5 * 10), "the next slice is what the last one spent"
 
 
-def test_an_empty_row_makes_every_process_wait_for_the_refill(azurite: Azurite) -> None:
+def test_on_an_empty_row_a_process_reserves_its_slice_ahead_and_waits_for_the_refill(azurite: Azurite) -> None:
     now = [5_000.0]
     slept: list[float] = []
 
@@ -88,11 +88,14 @@ def test_an_empty_row_makes_every_process_wait_for_the_refill(azurite: Azurite) 
     table = table_client(azurite)
     first = SharedBucket(table, burst=3, rate=2, clock=lambda: now[0], sleep=sleep)
     second = SharedBucket(table, burst=3, rate=2, clock=lambda: now[0], sleep=sleep)
-    for bucket in (first, second, first):
-        bucket.acquire("sub")
+    first.acquire("sub")
+    second.acquire("sub")
     assert slept == []
-    second.acquire("sub")  # the row is empty: the other process took the burst
-    assert len(slept) == 1 and 1.0 <= slept[0] <= 1.5, "waits for its next slice (2 tokens at 2/s), jittered"
+    first.acquire("sub")  # its next slice is 2, the row has 1: the second token is covered 0.5 s later
+    assert slept == [0.5]
+    second.acquire("sub")  # the row is empty: 2 tokens at 2/s
+    assert slept == [0.5, 1.0]
+    assert table.get_entity("arm", "sub")["tokens"] == -2, "reserved ahead, repaid by the refill"  # type: ignore[attr-defined]
 
 
 def test_an_unreachable_table_falls_back_to_a_static_share_of_the_budget() -> None:
