@@ -18,6 +18,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/scan_bench.py
+	$(BIN)/python bench/lean_bench.py
 
 CARDRENDER := tools/cardrender
 
