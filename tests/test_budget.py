@@ -46,7 +46,6 @@ def test_eight_processes_sharing_the_table_bucket_draw_no_429(arm: ArmStandIn, c
     assert arm.stats.reads == 8 * READS_EACH, "no read was retried: none was refused"
     # 48 reads against a 20-token bucket: the processes had to wait for refills between them.
     assert report.seconds >= (8 * READS_EACH - ARM_BURST) / ARM_RATE
-    assert report.leases < report.reads, "tokens are leased in slices, not one Table update per read"
 
 
 def test_the_same_processes_with_only_their_own_buckets_are_throttled(
