@@ -23,12 +23,12 @@ _lock = threading.Lock()
 
 def _credential(settings: Settings) -> Any:
     """The app's identity; azure-identity (with msal and requests) is imported when a token is first needed."""
-    if settings.local_credential:
-        from drift.local.credential import LocalCredential
-
-        return LocalCredential()
 
     def build() -> Any:
+        if settings.local_credential:
+            from drift.local.credential import LocalCredential
+
+            return LocalCredential()
         from azure.identity import DefaultAzureCredential
 
         return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
