@@ -68,8 +68,8 @@ class SharedBucket:
         self._clock, self._sleep = clock, sleep
         self._leases: dict[str, _Lease] = {}
         self._slice: dict[str, int] = {}
+        self._rows: dict[str, tuple[float, float, str | None]] = {}
         self._lock = threading.Lock()
-        self._ready = False
         self._fallback = TokenBucket(burst / fallback_share, rate / fallback_share, clock=clock, sleep=sleep)
         self._fallback_until = 0.0
         self._fallback_seconds = fallback_seconds
@@ -130,40 +130,49 @@ class SharedBucket:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        self._ensure_table()
+        # The row as this process last wrote it: while no other process writes in between, a lease
+        # is one conditional update; a lost race reads the row again.
+        seen = self._rows.get(key)
         while True:
             now = self._clock()
-            try:
-                row = self._table.get_entity(PARTITION, key)
-            except ResourceNotFoundError:
-                row = None
-            if row is None:
-                tokens, stamp = self.burst, now
-            else:
-                stamp = max(now, float(row["stamp"]))
-                tokens = min(self.burst, float(row["tokens"]) + max(0.0, now - float(row["stamp"])) * self.rate)
+            if seen is None:
+                try:
+                    row = self._table.get_entity(PARTITION, key)
+                    seen = (float(row["tokens"]), float(row["stamp"]), row.metadata["etag"])
+                except ResourceNotFoundError:  # no row yet (or no table yet)
+                    seen = (self.burst, now, None)
+            row_tokens, row_stamp, etag = seen
+            stamp = max(now, row_stamp)
+            tokens = min(self.burst, row_tokens + max(0.0, now - row_stamp) * self.rate)
             granted = min(want, math.floor(tokens + self.rate * self.max_ahead))
             if granted < 1:  # reserved that far ahead already: come back when there is room
+                self._rows.pop(key, None)
                 return 0, now + (1 - tokens) / self.rate - self.max_ahead
             left = tokens - granted
             entity = {"PartitionKey": PARTITION, "RowKey": key, "tokens": float(left), "stamp": stamp}
             try:
-                if row is None:
-                    self._table.create_entity(entity)
+                if etag is None:
+                    written = self._table.create_entity(entity)
                 else:
-                    self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
-                                              match_condition=MatchConditions.IfNotModified)
+                    written = self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                        match_condition=MatchConditions.IfNotModified)
             except (ResourceModifiedError, ResourceExistsError):
                 self.conflicts += 1
+                seen = None
                 self._sleep(random.uniform(0, 0.02))
                 continue
+            except ResourceNotFoundError:
+                if etag is not None:  # the row was deleted: start it again
+                    seen = None
+                    continue
+                self._create_table()
+                continue
+            self._rows[key] = (left, stamp, written["etag"])
             self.leases += 1
             return granted, stamp + max(0.0, -left / self.rate)
 
-    def _ensure_table(self) -> None:
-        if not self._ready:
-            from azure.core.exceptions import ResourceExistsError
+    def _create_table(self) -> None:
+        from azure.core.exceptions import ResourceExistsError
 
-            with contextlib.suppress(ResourceExistsError):
-                self._table.create_table()
-            self._ready = True
+        with contextlib.suppress(ResourceExistsError):
+            self._table.create_table()

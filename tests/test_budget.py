@@ -91,10 +91,13 @@ def test_on_an_empty_row_a_process_reserves_its_slice_ahead_and_waits_for_the_re
     second.acquire("sub")
     assert slept == []
     first.acquire("sub")  # its next slice is 2, the row has 1: the second token is covered 0.5 s later
-    assert slept == [0.5]
+    assert first.conflicts == 1, "the row it wrote last had changed: it read it again"
+    waits = [s for s in slept if s > 0.05]  # a lost race backs off up to 20 ms
+    assert waits == [0.5]
     second.acquire("sub")  # the row is empty: 2 tokens at 2/s
-    assert slept == [0.5, 1.0]
-    assert table.get_entity("arm", "sub")["tokens"] == -2, "reserved ahead, repaid by the refill"  # type: ignore[attr-defined]
+    assert [s for s in slept if s > 0.05] == [0.5, pytest.approx(1.0, abs=0.05)]
+    row = table.get_entity("arm", "sub")  # type: ignore[attr-defined]
+    assert row["tokens"] == pytest.approx(-2, abs=0.1), "reserved ahead, repaid by the refill"
 
 
 def test_an_unreachable_table_falls_back_to_a_static_share_of_the_budget() -> None:
