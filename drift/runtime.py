@@ -52,9 +52,13 @@ def build_arm_budget(settings: Settings) -> SharedBucket:
     def table() -> Any:
         from azure.data.tables import TableClient
 
+        from drift.transport import client_options
+
         if settings.storage_connection_string:
-            return TableClient.from_connection_string(settings.storage_connection_string, table_name=name)
-        return TableClient(str(settings.storage_table_endpoint), table_name=name, credential=_credential(settings))
+            return TableClient.from_connection_string(settings.storage_connection_string, table_name=name,
+                                                      **client_options())
+        return TableClient(str(settings.storage_table_endpoint), table_name=name, credential=_credential(settings),
+                           **client_options())
 
     return SharedBucket(deferred(table), fallback_share=settings.max_instances)
 

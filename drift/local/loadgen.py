@@ -56,7 +56,10 @@ def _reader_process(spec: LoadSpec, barrier: Any, results: Any) -> None:
     if spec.shared:
         from azure.data.tables import TableClient
 
-        table = TableClient.from_connection_string(spec.storage_connection_string, table_name=spec.budget_table)
+        from drift.transport import client_options
+
+        table = TableClient.from_connection_string(spec.storage_connection_string, table_name=spec.budget_table,
+                                                   **client_options())
         bucket = SharedBucket(table, burst=spec.burst, rate=spec.rate, lease_seconds=spec.lease_seconds)
     else:
         bucket = TokenBucket(spec.burst, spec.rate)
