@@ -27,6 +27,8 @@ from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from drift.config import Settings
 from drift.local import loadgen
 from drift.local.stack import LocalStack
@@ -43,11 +45,12 @@ def ignored_event() -> dict[str, Any]:
     return fixture_json(*FIXTURES_EVENT)
 
 
-def cold(settings: Settings, events: list[Any], runs: int) -> dict[str, Any]:
+def cold(settings: Settings, events: list[Any], runs: int = 1, *, distributions: bool = False) -> dict[str, Any]:
     reports = []
+    extra = ["--distributions"] if distributions else []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-m", "drift.local.coldstart", json.dumps(dataclasses.asdict(settings))],
-                              input=json.dumps(events), cwd=ROOT, capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-m", "drift.local.coldstart", json.dumps(dataclasses.asdict(settings)),
+                               *extra], input=json.dumps(events), cwd=ROOT, capture_output=True, text=True, check=True)
         reports.append(json.loads(done.stdout.splitlines()[-1]))
     return {key: statistics.median(r[key] for r in reports) if isinstance(reports[0][key], float) else reports[0][key]
             for key in reports[0]}
@@ -55,7 +58,7 @@ def cold(settings: Settings, events: list[Any], runs: int) -> dict[str, Any]:
 
 def locked() -> dict[str, str]:
     pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
-    return dict(pins)
+    return {canonicalize_name(name): version for name, version in pins}
 
 
 def installed_mib(name: str) -> float:
@@ -72,31 +75,68 @@ def installed_mib(name: str) -> float:
     return sum(p.stat().st_blocks * 512 for p in paths if p.exists()) / 2**20
 
 
-def graph_only(pins: dict[str, str]) -> set[str]:
-    """Locked distributions that only msgraph-sdk pulls in (what the Graph path alone costs on disk)."""
+def distributions_by_path(stack: LocalStack) -> dict[str, list[str]]:
+    """The distributions each code path loads modules from, each path in a fresh process."""
+    from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
+
+    from drift.local import writes
+    from drift.local.credential import LocalCredential
+    from drift.local.receivers import TopicReceiver
+
+    assert stack.arm and stack.ca and stack.graph
+    sdk = MySQLManagementClient(LocalCredential(), stack.subscription_id, base_url=stack.arm.url,
+                                connection_verify=str(stack.ca.ca_bundle))
+    teams = stack.settings(["teams"])
+    paths: dict[str, tuple[Settings, list[Any]]] = {"ignored event": (teams, [ignored_event()])}
+    writes.create_server(sdk, "rg-paths", "paths-teams")
+    paths["posture check, Teams"] = (teams, stack.arm.drain_events())
+    writes.create_server(sdk, "rg-paths", "paths-mail")
+    paths["posture check, Graph mail"] = (dataclasses.replace(
+        teams, notifiers=["mail"], mail_sender="drift@contoso.example", mail_to=["secops@contoso.example"],
+        graph_endpoint=stack.graph.url), stack.arm.drain_events())
+    out: dict[str, list[str]] = {}
+    for name, (settings, events) in paths.items():
+        out[name] = cold(settings, events, distributions=True)["distributions"]
+    with TopicReceiver(ssl_context=stack.ca.server_context()) as topic:
+        writes.create_server(sdk, "rg-paths", "paths-topic")
+        topic_settings = dataclasses.replace(teams, notifiers=["eventgrid"], eventgrid_endpoint=topic.endpoint)
+        out["posture check, Event Grid"] = cold(topic_settings, stack.arm.drain_events(),
+                                                distributions=True)["distributions"]
+    stack.arm.defer_server_updates = True  # the server still says Updating: the event is re-checked later
+    writes.set_public_access(sdk, "rg-paths", "paths-teams", "Enabled")
+    report = cold(teams, stack.arm.drain_events(), distributions=True)
+    assert report["statuses"] == ["deferred"], report["statuses"]
+    out["deferred re-check"] = report["distributions"]
+    stack.arm.defer_server_updates = False
+    stack.arm.finish_updates()
+    return out
+
+
+def closure(pins: dict[str, str], roots: list[str]) -> set[str]:
+    """The locked distributions `roots` (requirement strings) pull in, on this interpreter and platform."""
     from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
 
-    def closure(roots: list[str]) -> set[str]:
-        seen: set[str] = set()
-        todo = [Requirement(r) for r in roots]
-        while todo:
-            req = todo.pop()
-            name = canonicalize_name(req.name)
-            if name in seen or name not in {canonicalize_name(p) for p in pins}:
-                continue
-            seen.add(name)
-            for raw in distribution(name).requires or []:
-                sub = Requirement(raw)
-                if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
-                    todo.append(sub)
-        return seen
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in roots]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen or name not in pins:
+            continue
+        seen.add(name)
+        for raw in distribution(name).requires or []:
+            sub = Requirement(raw)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
+                todo.append(sub)
+    return seen
 
+
+def only_through(pins: dict[str, str], root: str) -> set[str]:
+    """Locked distributions that only `root` pulls in (what its path alone costs on disk)."""
     import tomllib
 
     direct = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    others = [d for d in direct if not d.startswith("msgraph-sdk")]
-    return closure(direct) - closure(others)
+    return closure(pins, direct) - closure(pins, [d for d in direct if not d.startswith(root)])
 
 
 def main() -> int:
@@ -124,12 +164,23 @@ def main() -> int:
 
         pins = locked()
         sizes = {name: installed_mib(name) for name in pins}
-        graph = graph_only(pins)
+        graph = only_through(pins, "msgraph-sdk")
         graph_mib = sum(size for name, size in sizes.items() if name in graph)
         print(f"installed (requirements.txt, {len(pins)} distributions): {sum(sizes.values()):.0f} MiB on disk; "
               f"of it msgraph-sdk's own closure {graph_mib:.0f} MiB ({len(graph)} distributions)")
         top = sorted(sizes.items(), key=lambda kv: -kv[1])[:6]
         print("  largest: " + ", ".join(f"{name} {size:.0f} MiB" for name, size in top))
+        loaded = distributions_by_path(stack)
+        for path, dists in loaded.items():
+            print(f"  {path}: {len([d for d in dists if canonicalize_name(d) in pins])} locked distributions loaded")
+        used = {canonicalize_name(d) for dists in loaded.values() for d in dists}
+        # The local stack stands in for the managed identity: what azure-identity pulls in is Azure's path.
+        identity = closure(pins, ["azure-identity"])
+        unused = sorted(set(pins) - used)
+        print("  loaded on none of these paths: "
+              + (", ".join(f"{n} {sizes[n]:.1f} MiB" for n in unused if n not in identity) or "none")
+              + "; azure-identity's, for the managed identity in Azure: "
+              + (", ".join(n for n in unused if n in identity) or "none"))
 
         server = stack.arm.seed_server(stack.subscription_id, "rg-lean", "budget-db")
         stack.arm.limit_reads(burst=250, rate=25)
