@@ -45,9 +45,10 @@ def build_store(settings: Settings) -> BaselineStore:
     return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
 
 
-def build_arm_budget(settings: Settings) -> SharedBucket:
+def build_arm_budget(settings: Settings, credential: Any = None) -> SharedBucket:
     """ARM's read budget, shared by every process of the app through a row of `{table}budget` (drift/budget.py)."""
     name = f"{settings.table_name}budget"
+    credential = credential or _credential(settings)
 
     def table() -> Any:
         from azure.data.tables import TableClient
@@ -57,7 +58,7 @@ def build_arm_budget(settings: Settings) -> SharedBucket:
         if settings.storage_connection_string:
             return TableClient.from_connection_string(settings.storage_connection_string, table_name=name,
                                                       **client_options())
-        return TableClient(str(settings.storage_table_endpoint), table_name=name, credential=_credential(settings),
+        return TableClient(str(settings.storage_table_endpoint), table_name=name, credential=credential,
                            **client_options())
 
     return SharedBucket(deferred(table), fallback_share=settings.max_instances)
@@ -111,7 +112,7 @@ def build_engine(settings: Settings) -> DriftEngine:
     settings.validate()
     credential = _credential(settings)
     reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True,
-                       bucket=build_arm_budget(settings))
+                       bucket=build_arm_budget(settings, credential))
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
     # The store is built on first use: an ignored event never imports azure-data-tables or a transport.
     store = deferred(lambda: build_store(settings))
