@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench chaos setup clean chromium fixtures
+.PHONY: demo test lint bench chaos setup clean chromium fixtures lock
 
 demo: setup
 	$(BIN)/mysql-drift demo
@@ -18,6 +18,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/scan_bench.py
+	$(BIN)/python bench/lean_bench.py
 	$(BIN)/python bench/scale_bench.py
 
 # The official examples and specs, pinned by commit and checksum (tests/fixtures-sources.md,
@@ -38,8 +39,17 @@ setup: $(VENV)/.installed node_modules/.installed $(CARDRENDER)/node_modules/.in
 $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+# requirements.txt is the lock the Function's remote build installs (hash-checked): the closure of
+# pyproject.toml's ranges for Python 3.11 on Linux. tests/test_lock.py fails when the two disagree.
+lock:
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.11 --python-platform linux --generate-hashes \
+	  --custom-compile-command "make lock" -o requirements.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

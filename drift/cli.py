@@ -113,8 +113,11 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        stack.write_endpoints(endpoints_file)
-        stack.start_pump(build_engine(stack.settings(["teams", "console"])))
+        engine = build_engine(stack.settings(["teams", "console"]))
+        engine.store.ensure_table()  # the clients the engine builds on first use, built before anyone writes
+        engine.process_rechecks()
+        stack.start_pump(engine)
+        stack.write_endpoints(endpoints_file)  # last: the stack is ready when its endpoints appear
         print(f"local stack up; endpoints in {endpoints_file}", flush=True)
         print(json.dumps(stack.endpoints(), indent=2), flush=True)
         with contextlib.suppress(KeyboardInterrupt):

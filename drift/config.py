@@ -22,6 +22,8 @@
 | `DRIFT_STORAGE_QUEUE_ENDPOINT`    | queues by managed identity (`https://ACCOUNT.queue.core.windows.net`) |
 | `DRIFT_RECHECK_QUEUE`             | queue of deferred re-checks (default `drift-rechecks`)         |
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
+| `DRIFT_MAX_INSTANCES`             | the app's maximum instance count (default 40): a process falls |
+|                                   | back to 1/N of ARM's read budget while its table is unreachable |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
 
@@ -91,6 +93,7 @@ class Settings:
     tenant_id: str | None = None
     storage_queue_endpoint: str | None = None
     recheck_queue: str = "drift-rechecks"
+    max_instances: int = 40
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -125,6 +128,7 @@ class Settings:
             tenant_id=(env.get("DRIFT_TENANT_ID") or "").strip().lower() or None,
             storage_queue_endpoint=env.get("DRIFT_STORAGE_QUEUE_ENDPOINT") or None,
             recheck_queue=env.get("DRIFT_RECHECK_QUEUE") or "drift-rechecks",
+            max_instances=int(env.get("DRIFT_MAX_INSTANCES") or 40),
         )
 
     @classmethod

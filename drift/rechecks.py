@@ -3,18 +3,27 @@
 A long-running write can fire its event before the new state is visible: the server still says
 `Updating` and shows the old values. Rather than record "nothing changed", the engine puts the
 event back on this queue to be read again later, a bounded number of times.
+
+The queue client is built on the first defer or receive, not with the engine: importing
+`azure.storage.queue` pulls in aiohttp (~19 MB, ~0.2 s), which an event that is ignored, or
+judged at once, has no use for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 
 class RecheckQueue:
-    def __init__(self, queue_client: Any) -> None:
-        self._queue = queue_client
+    def __init__(self, queue_client: Callable[[], Any]) -> None:
+        """`queue_client` builds the `QueueClient` when the queue is first used."""
+        self._build = queue_client
+        self._client: Any = None
+        self._lock = threading.Lock()
         self._ready = False
 
     @staticmethod
@@ -26,15 +35,28 @@ class RecheckQueue:
 
     @classmethod
     def from_connection_string(cls, connection_string: str, name: str) -> RecheckQueue:
-        from azure.storage.queue import QueueClient
+        def build() -> Any:
+            from azure.storage.queue import QueueClient
 
-        return cls(QueueClient.from_connection_string(connection_string, name, **cls._codec()))
+            return QueueClient.from_connection_string(connection_string, name, **cls._codec())
+
+        return cls(build)
 
     @classmethod
     def from_endpoint(cls, endpoint: str, name: str, credential: Any) -> RecheckQueue:
-        from azure.storage.queue import QueueClient
+        def build() -> Any:
+            from azure.storage.queue import QueueClient
 
-        return cls(QueueClient(endpoint, name, credential=credential, **cls._codec()))
+            return QueueClient(endpoint, name, credential=credential, **cls._codec())
+
+        return cls(build)
+
+    @property
+    def _queue(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
 
     def _ensure(self) -> None:
         if not self._ready:

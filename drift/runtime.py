@@ -7,8 +7,10 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from drift.budget import SharedBucket
 from drift.config import ConfigError, Settings
 from drift.engine import DriftEngine, Notifier
+from drift.lazy import deferred
 from drift.policy import load_policy
 from drift.principals import PrincipalNames
 from drift.readers import ArmReader
@@ -35,13 +37,18 @@ def check_settings() -> str | None:
 
 
 def _credential(settings: Settings) -> Any:
-    if settings.local_credential:
-        from drift.local.credential import LocalCredential
+    """The app's identity; azure-identity (with msal and requests) is imported when a token is first needed."""
 
-        return LocalCredential()
-    from azure.identity import DefaultAzureCredential
+    def build() -> Any:
+        if settings.local_credential:
+            from drift.local.credential import LocalCredential
 
-    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+            return LocalCredential()
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+
+    return deferred(build)
 
 
 def build_store(settings: Settings) -> BaselineStore:
@@ -53,6 +60,25 @@ def build_store(settings: Settings) -> BaselineStore:
     return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
 
 
+def build_arm_budget(settings: Settings, credential: Any = None) -> SharedBucket:
+    """ARM's read budget, shared by every process of the app through a row of `{table}budget` (drift/budget.py)."""
+    name = f"{settings.table_name}budget"
+    credential = credential or _credential(settings)
+
+    def table() -> Any:
+        from azure.data.tables import TableClient
+
+        from drift.transport import client_options
+
+        if settings.storage_connection_string:
+            return TableClient.from_connection_string(settings.storage_connection_string, table_name=name,
+                                                      **client_options())
+        return TableClient(str(settings.storage_table_endpoint), table_name=name, credential=credential,
+                           **client_options())
+
+    return SharedBucket(deferred(table), fallback_share=settings.max_instances)
+
+
 def build_rechecks(settings: Settings) -> RecheckQueue | None:
     """The queue of deferred re-checks, on the same storage account as the table (None if there is none)."""
     if settings.storage_connection_string:
@@ -61,10 +87,8 @@ def build_rechecks(settings: Settings) -> RecheckQueue | None:
             return None  # a table-only endpoint list: no queue to defer to
         return RecheckQueue.from_connection_string(cs, settings.recheck_queue)
     if settings.storage_queue_endpoint:
-        from azure.identity import DefaultAzureCredential
-
-        credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
-        return RecheckQueue.from_endpoint(settings.storage_queue_endpoint, settings.recheck_queue, credential)
+        return RecheckQueue.from_endpoint(settings.storage_queue_endpoint, settings.recheck_queue,
+                                          _credential(settings))
     return None
 
 
@@ -102,9 +126,12 @@ def build_notifiers(settings: Settings, credential: Any = None) -> list[Notifier
 def build_engine(settings: Settings) -> DriftEngine:
     settings.validate()
     credential = _credential(settings)
-    reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True)
+    reader = ArmReader(credential, base_url=settings.arm_endpoint, connection_verify=settings.arm_ca_bundle or True,
+                       bucket=build_arm_budget(settings, credential))
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
-    return DriftEngine(reader, build_store(settings), build_notifiers(settings, credential),
+    # The store is built on first use: an ignored event never imports azure-data-tables or a transport.
+    store = deferred(lambda: build_store(settings))
+    return DriftEngine(reader, store, build_notifiers(settings, credential),
                        policy=load_policy(settings.policy_file), principal_names=names,
                        group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute,
                        subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id,

@@ -168,28 +168,45 @@ def message(alert: Alert) -> dict[str, Any]:
 
 
 class TeamsWebhookNotifier:
+    """Posts through azure-core's pipeline, the one HTTP stack of the app (built on the first post).
+
+    No retry policy of azure-core's (`with_retries` honours `Retry-After` within `max_wait`), no
+    logging or tracing policy (they would carry the secret URL), and no proxy or CA settings
+    from the environment (which requests would otherwise rescan on every request).
+    """
+
     name = "teams"
 
     def __init__(self, webhook_url: str, *, timeout: float = 10.0, max_wait: float = 10.0,
                  name: str = "teams") -> None:
-        import requests
-
         self.name = name
         self._url = webhook_url
         self._timeout = timeout
         self._max_wait = max_wait
-        self._session = requests.Session()
-        self._session.trust_env = False  # no proxy or CA settings from the environment for a secret URL
+        self._pipeline: Any = None
 
     def __repr__(self) -> str:
         return "TeamsWebhookNotifier(<webhook url hidden>)"
 
+    def _client(self) -> Any:
+        if self._pipeline is None:
+            from azure.core import PipelineClient
+            from azure.core.pipeline.policies import HeadersPolicy, RedirectPolicy, UserAgentPolicy
+
+            self._pipeline = PipelineClient(
+                base_url="", policies=[HeadersPolicy({"Accept": "application/json"}),
+                                       UserAgentPolicy("mysql-drift"), RedirectPolicy()],
+                use_env_settings=False)
+        return self._pipeline
+
     def _post(self, payload: dict[str, Any]) -> None:
-        import requests
+        from azure.core.exceptions import AzureError
+        from azure.core.rest import HttpRequest
 
         try:
-            response = self._session.post(self._url, json=payload, timeout=self._timeout)
-        except requests.RequestException as exc:
+            response = self._client().send_request(HttpRequest("POST", self._url, json=payload),
+                                                   connection_timeout=self._timeout, read_timeout=self._timeout)
+        except AzureError as exc:
             raise DeliveryError(f"Teams webhook unreachable ({type(exc).__name__})", retryable=True) from None
         if response.status_code == 429 or response.status_code >= 500:
             raise DeliveryError(f"Teams webhook answered HTTP {response.status_code}", retryable=True,

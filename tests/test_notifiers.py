@@ -131,3 +131,13 @@ def test_a_failure_message_never_carries_the_webhook_url(teams: TeamsReceiver) -
     with pytest.raises(NotifierError) as caught:
         unreachable.send(Alert("change", [record()], id="a1"))
     assert "SECRET" not in str(caught.value) and "SECRET" not in repr(unreachable)
+
+
+def test_the_webhook_post_takes_no_proxy_from_the_environment(
+    teams: TeamsReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The secret URL goes straight to Teams: a proxy variable (read per request by requests) is not honoured."""
+    for variable in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")  # nothing listens there
+    TeamsWebhookNotifier(teams.webhook_url, max_wait=0).send(Alert("change", [record()], id="a1"))
+    assert len(teams.messages()) == 1

@@ -210,6 +210,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // One card per deployment or script: wait this long for the other changes of one correlation id.
     DRIFT_GROUP_WINDOW_SECONDS: '5'
     DRIFT_ALERTS_PER_MINUTE: '20'
+    // ARM's read budget is shared through the table; without it a process keeps 1/this of it.
+    DRIFT_MAX_INSTANCES: string(maximumInstanceCount)
   }
 }
 
