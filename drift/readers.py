@@ -198,10 +198,12 @@ class ArmReader:
             if client is None:
                 from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
+                from drift.transport import client_options
+
                 client = MySQLManagementClient(
                     self._credential, subscription_id, base_url=self._base_url,
                     connection_verify=self._verify,
-                    retry_policy=_retry_policy(self._retry_total, self.request_budget),
+                    retry_policy=_retry_policy(self._retry_total, self.request_budget), **client_options(),
                     raw_request_hook=self._take_token, raw_response_hook=self._count,
                 )
                 self._clients[subscription_id] = client

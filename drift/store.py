@@ -132,13 +132,17 @@ class BaselineStore:
     def from_connection_string(cls, connection_string: str, table_name: str) -> BaselineStore:
         from azure.data.tables import TableClient
 
-        return cls(TableClient.from_connection_string(connection_string, table_name=table_name))
+        from drift.transport import client_options
+
+        return cls(TableClient.from_connection_string(connection_string, table_name=table_name, **client_options()))
 
     @classmethod
     def from_endpoint(cls, endpoint: str, table_name: str, credential: Any) -> BaselineStore:
         from azure.data.tables import TableClient
 
-        return cls(TableClient(endpoint, table_name=table_name, credential=credential))
+        from drift.transport import client_options
+
+        return cls(TableClient(endpoint, table_name=table_name, credential=credential, **client_options()))
 
     def _trip(self) -> None:
         with self._lock:
