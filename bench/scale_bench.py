@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from drift.index import DAY, EVENT, INDEX, SERVER, event_key
+from drift.keys import HISTORY, encode_key, inverted_ms
 from drift.local.azurite import Azurite
-from drift.store import HISTORY, BaselineStore, _inverted_ms, encode_key
+from drift.store import BaselineStore
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
@@ -77,7 +78,7 @@ def fill(store: BaselineStore, rows: int, servers: int, registry: int, rng: rand
         pk = encode_key(server_id(i))
         some_event = event_id if n % 50 == 0 else some_event
         per_server.setdefault(i, []).append({
-            "PartitionKey": pk, "RowKey": f"{HISTORY}{_inverted_ms(when)}|tls_version|{event_id}|0",
+            "PartitionKey": pk, "RowKey": f"{HISTORY}{inverted_ms(when)}|tls_version|{event_id}|0",
             "server_id": server_id(i), "server": f"s{i:04d}", "setting": "tls_version", "before": "TLSV1.3",
             "after": "TLSV1.2", "verdict": "weakened", "severity": "medium", "why": "bench", "event_id": event_id,
             "event_time": when.isoformat(), "detected_at": when.isoformat(), "operation": "bench",

@@ -141,7 +141,7 @@ def _parse_time(value: Any) -> datetime:
 
 
 def _key_length(subject: str) -> int:
-    from drift.store import encode_key
+    from drift.keys import encode_key
 
     return len(encode_key(subject).encode("utf-8"))
 

@@ -36,7 +36,7 @@ def _subscription(partition: str) -> str:
 
 
 def event_key(event_id: str) -> str:
-    from drift.store import encode_key
+    from drift.keys import encode_key
 
     return encode_key(event_id)[:200]
 

@@ -12,53 +12,42 @@ Row keys, readable in Storage Explorer:
   new server). `~` sorts after every setting name, so one range query returns a server's
   baselines and its undelivered alerts.
 - `history|{inverted ms}|{setting}|{event}`: one detected change; newest sorts first.
+
+Keys are made in `drift.keys`, the operations on outbox rows after the commit live in
+`drift.outbox_rows`, and the `~index` partition that cross-server questions read in `drift.index`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, unquote
 
 from drift.entities import pack, unpack
-from drift.index import STALE_AFTER, StoreIndex
-from drift.model import Alert, AlertStatus, HistoryRecord, alert_key
+from drift.index import StoreIndex
+from drift.keys import (
+    BASELINE,
+    CHECKPOINT,
+    HISTORY,
+    MAX_TRANSACTION,
+    OUTBOX,
+    POSTURE,
+    RATE_LIMIT,
+    decode_key,
+    encode_key,
+    inverted_ms,
+)
+from drift.model import Alert, HistoryRecord, alert_key
+from drift.outbox_rows import OutboxItem, OutboxRows, outbox_item
+
+__all__ = ["BASELINE", "CHECKPOINT", "HISTORY", "OUTBOX", "POSTURE", "RATE_LIMIT", "Baseline", "BaselineStore",
+           "Change", "ConcurrentUpdate", "OutboxItem", "ServerRows", "decode_key", "encode_key"]
+
 
 log = logging.getLogger(__name__)
-
-BASELINE = "baseline|"
-HISTORY = "history|"
-OUTBOX = BASELINE + "~outbox|"
-MAX_TRANSACTION = 100
-POSTURE = "posture"  # the alert group of a new server's full posture check
-RATE_LIMIT = "~ratelimit"  # partition of the per-minute alert counters
-CHECKPOINT = "~reconcile"  # partition of the scan checkpoints, one row per subscription
-_MAX_MS = 10**13 - 1
-_UNSAFE = re.compile(r"[%|#?\\\x00-\x1f\x7f]")
-
-
-def encode_key(value: str) -> str:
-    """A table key for an ARM id: lower-cased (ids are case-insensitive), `/` shown as `|`.
-
-    Characters the service refuses in keys (`/ \\ # ?`, control characters) and our own `|` and
-    `%` are percent-encoded first, so the encoding is reversible.
-    """
-    escaped = _UNSAFE.sub(lambda m: quote(m.group(0), safe=""), value.strip().strip("/").lower())
-    return escaped.replace("/", "|")
-
-
-def decode_key(key: str) -> str:
-    return "/" + unquote(key.replace("|", "/"))
-
-
-def _inverted_ms(when: datetime) -> str:
-    return f"{_MAX_MS - int(when.timestamp() * 1000):013d}"
-
 
 @dataclass
 class Baseline:
@@ -68,27 +57,6 @@ class Baseline:
     closed: bool = False
     event_id: str | None = None
     observed_at: str | None = None
-
-
-@dataclass
-class OutboxItem:
-    row_key: str
-    alert: Alert
-    history_row_keys: list[str]
-    etag: str | None
-    lease_owner: str | None
-    lease_until: datetime | None
-    attempts: int = 0
-    delivered_to: list[str] = field(default_factory=list)
-    digest: bool = False  # over the rate limit: goes out in the next digest card
-    partition: str = ""
-
-    @property
-    def correlation_id(self) -> str | None:
-        return self.alert.records[0].correlation_id if self.alert.records else None
-
-    def claimable(self, owner: str, now: datetime) -> bool:
-        return self.lease_owner in (None, "", owner) or self.lease_until is None or self.lease_until <= now
 
 
 @dataclass
@@ -118,7 +86,7 @@ class ConcurrentUpdate(Exception):
     """Someone else changed the server's rows first; re-read and try again."""
 
 
-class BaselineStore:
+class BaselineStore(OutboxRows):
     """Drift state of every watched server in one table (`azure-data-tables`)."""
 
     def __init__(self, table_client: Any) -> None:
@@ -173,7 +141,7 @@ class BaselineStore:
         for entity in entities:
             rk = entity["RowKey"]
             if rk.startswith(OUTBOX):
-                rows.outbox.append(_outbox_item(entity))
+                rows.outbox.append(outbox_item(entity))
             else:
                 setting = rk[len(BASELINE):]
                 rows.baselines[setting] = Baseline(
@@ -196,7 +164,7 @@ class BaselineStore:
         from azure.data.tables import TableTransactionError, UpdateMode
 
         pk = encode_key(server_id)
-        history_keys = {index: (f"{HISTORY}{_inverted_ms(now)}|{change.setting}|"
+        history_keys = {index: (f"{HISTORY}{inverted_ms(now)}|{change.setting}|"
                                 f"{encode_key(change.record.event_id)[:80]}|{index}")
                         for index, change in enumerate(changes) if change.record is not None}
         groups: dict[str, list[tuple[str, HistoryRecord]]] = {}
@@ -261,79 +229,6 @@ class BaselineStore:
             item.etag = etags.get(item.row_key)
         return queued
 
-    def claim(self, server_id: str, item: OutboxItem, *, owner: str, now: datetime,
-              lease: timedelta = timedelta(seconds=60)) -> bool:
-        """Lease an undelivered alert to `owner`; False when another invocation holds or took it."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
-        until = now + lease
-        try:
-            self._trip()
-            meta = self._table.update_entity(
-                {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
-                 "lease_owner": owner, "lease_until": until.isoformat()},
-                mode=UpdateMode.MERGE, etag=item.etag, match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        item.etag, item.lease_owner, item.lease_until = meta.get("etag"), owner, until
-        return True
-
-    def claim_all(self, server_id: str, items: list[OutboxItem], *, owner: str, now: datetime,
-                  lease: timedelta = timedelta(seconds=60)) -> bool:
-        """Lease several alerts of one server to `owner` in one transaction: all of them, or none."""
-        from azure.core import MatchConditions
-        from azure.data.tables import TableTransactionError, UpdateMode
-
-        until = now + lease
-        pk = encode_key(server_id)
-        try:
-            self._trip()
-            results = self._table.submit_transaction([
-                ("update", {"PartitionKey": pk, "RowKey": i.row_key, "lease_owner": owner,
-                            "lease_until": until.isoformat()},
-                 {"mode": UpdateMode.MERGE, "etag": i.etag, "match_condition": MatchConditions.IfNotModified})
-                for i in items])
-        except TableTransactionError as exc:
-            if exc.status_code in (409, 412, 404):
-                return False
-            raise
-        for item, result in zip(items, results, strict=True):
-            item.etag, item.lease_owner, item.lease_until = (result or {}).get("etag"), owner, until
-        return True
-
-    def delivered_to(self, server_id: str, item: OutboxItem, notifier: str) -> None:
-        """Note that one notifier has the alert, so a retry for the others does not post it there again."""
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
-        item.delivered_to.append(notifier)
-        self._trip()
-        meta = self._table.update_entity(
-            {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
-             "delivered_to": json.dumps(item.delivered_to)},
-            mode=UpdateMode.MERGE, etag=item.etag, match_condition=MatchConditions.IfNotModified,
-        )
-        item.etag = meta.get("etag")
-
-    def delivered(self, server_id: str, item: OutboxItem, *, now: datetime) -> None:
-        """Remove the outbox row and mark its history row sent, in one transaction."""
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
-        pk = item.partition or encode_key(server_id)
-        self._trip()
-        self._table.submit_transaction([
-            ("delete", {"PartitionKey": pk, "RowKey": item.row_key},
-             {"etag": item.etag, "match_condition": MatchConditions.IfNotModified}),
-            *[("update", {"PartitionKey": pk, "RowKey": key, "alert_status": AlertStatus.SENT.value,
-                          "alerted_at": now.isoformat()}, {"mode": UpdateMode.MERGE})
-              for key in item.history_row_keys],
-        ])
-        self.index.alert_gone(pk, item.row_key)
-
     def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
         """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""
         self.ensure_table()
@@ -358,25 +253,6 @@ class BaselineStore:
             select=["server_id", "PartitionKey"])
         ids = {e["PartitionKey"]: e["server_id"] for e in entities if e.get("server_id")}
         return sorted(ids.values(), key=str.lower)
-
-    def drop_alerts(self, server_id: str, settings: set[str]) -> int:
-        """Remove undelivered alerts about these settings (accepted): their history rows say `suppressed`."""
-        from azure.data.tables import UpdateMode
-
-        dropped = 0
-        for item in self.load(server_id).outbox:
-            if not {r.setting for r in item.alert.records} <= settings:
-                continue
-            pk = item.partition or encode_key(server_id)
-            self._trip()
-            self._table.submit_transaction([
-                ("delete", {"PartitionKey": pk, "RowKey": item.row_key}),
-                *[("update", {"PartitionKey": pk, "RowKey": key, "alert_status": AlertStatus.SUPPRESSED.value},
-                   {"mode": UpdateMode.MERGE}) for key in item.history_row_keys],
-            ])
-            self.index.alert_gone(pk, item.row_key)
-            dropped += 1
-        return dropped
 
     def acknowledge(self, event_id: str, note: str, at: str) -> int:
         """Mark every history row of one event as reviewed; returns how many there were.
@@ -420,75 +296,6 @@ class BaselineStore:
         self._trip()
         self._table.upsert_entity({"PartitionKey": CHECKPOINT, "RowKey": name, **values}, mode=UpdateMode.REPLACE)
 
-    def pending_alerts(self, now: datetime | None = None) -> list[OutboxItem]:
-        """Every undelivered alert of every server (for the sweep): the index's alert markers, then a point
-        read of each. With nothing pending this is one query of one partition, whatever the table holds."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        self.ensure_table()
-        now = now or datetime.now(UTC)
-        items = []
-        for marker in self.index.alerts():
-            try:
-                self._trip()
-                items.append(_outbox_item(self._table.get_entity(marker["pk"], marker["row_key"])))
-            except ResourceNotFoundError:
-                created = marker.get("created_at")
-                if not created or now - datetime.fromisoformat(created) > STALE_AFTER:
-                    self.index.alert_gone(marker["pk"], marker["row_key"])  # never landed, or already delivered
-        return items
-
-    def mark_digest(self, server_id: str, item: OutboxItem) -> None:
-        """Over the rate limit: leave the alert for the next digest card, released."""
-        from azure.data.tables import UpdateMode
-
-        self._trip()
-        self._table.update_entity({"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
-                                   "digest": True,
-                                   "lease_owner": "", "lease_until": ""}, mode=UpdateMode.MERGE)
-        item.digest = True
-
-    def take_slot(self, channel: str, now: datetime, limit: int) -> bool:
-        """Count one alert against `channel`'s budget for this minute; False once `limit` is used up."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
-        self.ensure_table()
-        key = {"PartitionKey": RATE_LIMIT, "RowKey": f"{channel}|{now:%Y-%m-%dT%H:%M}"}
-        for _ in range(10):
-            try:
-                self._trip()
-                entity = self._table.get_entity(key["PartitionKey"], key["RowKey"])
-            except ResourceNotFoundError:
-                try:
-                    self._trip()
-                    self._table.create_entity({**key, "count": 1})
-                    return True
-                except ResourceExistsError:
-                    continue
-            if int(entity["count"]) >= limit:
-                return False
-            try:
-                self._trip()
-                self._table.update_entity({**key, "count": int(entity["count"]) + 1}, mode=UpdateMode.MERGE,
-                                          etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
-                return True
-            except ResourceModifiedError:
-                continue
-        return True  # heavy contention: rather one card too many than a lost slot count loop
-
-    def release(self, server_id: str, item: OutboxItem, *, error: str) -> None:
-        """Give a failed alert back so the next delivery of the event (or a sweep) can send it."""
-        from azure.data.tables import UpdateMode
-
-        self._trip()
-        self._table.update_entity(
-            {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key, "lease_owner": "",
-             "lease_until": "", "attempts": item.attempts + 1, "last_error": error[:1000]},
-            mode=UpdateMode.MERGE,
-        )
-
     def close_server(self, server_id: str, server_name: str, record: HistoryRecord, *, now: datetime) -> bool:
         """Mark every baseline of a deleted server closed and record the deletion, atomically.
 
@@ -509,7 +316,7 @@ class BaselineStore:
              {"mode": UpdateMode.MERGE, "etag": b.etag, "match_condition": MatchConditions.IfNotModified})
             for b in open_
         ]
-        history_rk = f"{HISTORY}{_inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
+        history_rk = f"{HISTORY}{inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
         operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
         self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[])
         try:
@@ -531,7 +338,7 @@ class BaselineStore:
         read over that range only. Only a query with neither reads the whole table.
         """
         self.ensure_table()
-        hi = f"{HISTORY}{_inverted_ms(since)}|~" if since else HISTORY[:-1] + "}"
+        hi = f"{HISTORY}{inverted_ms(since)}|~" if since else HISTORY[:-1] + "}"
         clauses = ["RowKey ge @lo", "RowKey lt @hi"]
         params: dict[str, Any] = {"lo": HISTORY, "hi": hi}
         if verdict:
@@ -554,19 +361,6 @@ class BaselineStore:
             records = [r for r in records if r.detected >= since]
         records.sort(key=lambda r: r.detected_at, reverse=True)
         return records[:limit] if limit else records
-
-
-def _outbox_item(stored: Any) -> OutboxItem:
-    entity = unpack(stored)
-    lease = entity.get("lease_until")
-    records = [HistoryRecord.from_dict(r) for r in json.loads(entity["records"])]
-    return OutboxItem(
-        row_key=entity["RowKey"], alert=Alert(entity.get("kind", "change"), records, id=entity["RowKey"]),
-        history_row_keys=json.loads(entity["history_row_keys"]), etag=stored.metadata.get("etag"),
-        lease_owner=entity.get("lease_owner"), lease_until=datetime.fromisoformat(lease) if lease else None,
-        attempts=int(entity.get("attempts", 0)), delivered_to=json.loads(entity.get("delivered_to") or "[]"),
-        digest=bool(entity.get("digest", False)), partition=entity["PartitionKey"],
-    )
 
 
 def _history_entity(record: HistoryRecord) -> dict[str, Any]:
