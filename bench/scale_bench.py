@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drift.index import DAY, EVENT, INDEX, SERVER, event_key
+from drift.index import EVENT, INDEX, SERVER, copy_key, event_key
 from drift.keys import HISTORY, encode_key, inverted_ms
 from drift.local.azurite import Azurite
 from drift.store import BaselineStore
@@ -65,7 +65,8 @@ def server_id(i: int) -> str:
 
 def fill(store: BaselineStore, rows: int, servers: int, registry: int, rng: random.Random) -> str:
     """`rows` history rows over `servers` partitions (a year back), with their index markers, as the event
-    path writes them; `registry` servers in the index. Returns one event id to acknowledge."""
+    path writes them (a time-ordered copy of each in the index); `registry` servers in the index.
+    Returns one event id to acknowledge."""
     table = store._table
     now = datetime.now(UTC)
     per_server: dict[int, list[dict[str, Any]]] = {}
@@ -83,14 +84,16 @@ def fill(store: BaselineStore, rows: int, servers: int, registry: int, rng: rand
             "after": "TLSV1.2", "verdict": "weakened", "severity": "medium", "why": "bench", "event_id": event_id,
             "event_time": when.isoformat(), "detected_at": when.isoformat(), "operation": "bench",
             "changed_by": "bench", "alert_status": "sent"})
-        days.add((f"{when:%Y-%m-%d}", pk))
         if event_id == some_event:
             days.add(("event:" + event_key(event_id), pk))
     for entities in per_server.values():
         for start in range(0, len(entities), 100):
             table.submit_transaction([("upsert", e) for e in entities[start:start + 100]])
-    markers = [{"PartitionKey": INDEX, "RowKey": f"{EVENT}{d[6:]}|{pk}" if d.startswith("event:") else
-                f"{DAY}{d}|{pk}", "pk": pk} for d, pk in days]
+    markers = [{"PartitionKey": INDEX, "RowKey": f"{EVENT}{d[6:]}|{pk}", "pk": pk}
+               for d, pk in days if d.startswith("event:")]
+    markers += [{**e, "PartitionKey": INDEX, "RowKey": copy_key(e["PartitionKey"], e["RowKey"]),
+                 "pk": e["PartitionKey"], "row_key": e["RowKey"], "landed": True, "created_at": e["detected_at"]}
+                for entities in per_server.values() for e in entities]
     markers += [{"PartitionKey": INDEX, "RowKey": f"{SERVER}{SUB}|{encode_key(server_id(i))}",
                  "pk": encode_key(server_id(i)), "server_id": server_id(i)} for i in range(registry)]
     for start in range(0, len(markers), 100):
@@ -188,7 +191,8 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     growth(args.sizes, args.servers, args.registry)
-    burst(args.burst, 40)
+    if args.burst:
+        burst(args.burst, 40)
     return 0
 
 

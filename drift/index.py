@@ -7,7 +7,8 @@ keeps small marker rows, read by key range:
 
 - `alert|{server}|{outbox row}`: an undelivered alert (the sweep reads only these);
 - `server|{subscription}|{server}`: a watched server with baselines (the scan's known servers);
-- `day|{yyyy-mm-dd}|{server}`: the server has history rows detected that day (`history --since`);
+- `at|{inverted ms}|…|{server}`: a copy of each history row, newest first (`history --since` reads
+  one key range of it, whatever the number of servers);
 - `event|{event id}|{server}`: the server the event was recorded on (`ack EVENT_ID`).
 
 A marker cannot share a transaction with the rows it points at (a transaction holds one
@@ -15,7 +16,8 @@ partition), so markers are written *before* the commit and removed *after* the r
 point at are gone: the index is always a superset of the truth. A marker whose rows never
 landed (a crash or a lost race between the two writes) points at nothing; readers skip it and
 the sweep deletes such `alert` markers once they are older than a lease, and the scan deletes
-`server` markers of servers with nothing open.
+`server` markers of servers with nothing open. A history copy says `landed` once its commit is
+through; a reader checks an unlanded (or still pending) copy against the row itself.
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 INDEX = "~index"
-ALERT, SERVER, DAY, EVENT = "alert|", "server|", "day|", "event|"
+ALERT, SERVER, COPY, EVENT = "alert|", "server|", "at|", "event|"
 STALE_AFTER = timedelta(minutes=2)  # a marker older than this whose row is missing will never see it land
 
 
 def _subscription(partition: str) -> str:
     parts = partition.split("|")
     return parts[1] if len(parts) > 1 else ""
+
+
+def copy_key(partition: str, history_row_key: str) -> str:
+    """`at|{inverted ms}|{setting}|{event}|{i}|{partition}`: time-ordered across every server."""
+    return f"{COPY}{history_row_key.split('|', 1)[1]}|{partition}"
 
 
 def event_key(event_id: str) -> str:
@@ -49,8 +56,11 @@ class StoreIndex:
         self._lock = threading.Lock()
 
     def before_commit(self, partition: str, server_id: str, *, now: datetime, event_ids: Iterable[str],
-                      outbox_keys: Iterable[str]) -> None:
-        """Write the markers of a commit about to happen, in one transaction of the index partition."""
+                      outbox_keys: Iterable[str], history: Iterable[tuple[str, dict[str, Any]]] = ()) -> list[str]:
+        """Write the markers of a commit about to happen, in one transaction of the index partition.
+
+        `history` is (row key, entity) of the history rows the commit writes; their copies are
+        returned as row keys, for `landed` once the commit is through."""
         from azure.data.tables import UpdateMode
 
         rows: dict[str, dict[str, Any]] = {}
@@ -58,18 +68,57 @@ class StoreIndex:
             rows[f"{ALERT}{partition}|{key}"] = {"pk": partition, "row_key": key, "created_at": now.isoformat()}
         for event_id in event_ids:
             rows[f"{EVENT}{event_key(event_id)}|{partition}"] = {"pk": partition}
-        lasting = {f"{DAY}{now:%Y-%m-%d}|{partition}": {"pk": partition}}
+        copies = []
+        for row_key, entity in history:
+            copy = copy_key(partition, row_key)
+            rows[copy] = {**{k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")},
+                          "pk": partition, "row_key": row_key, "landed": False, "created_at": now.isoformat()}
+            copies.append(copy)
+        lasting: dict[str, dict[str, Any]] = {}
         if "/flexibleservers/" in server_id.lower():  # not a subscription-level setting's partition
             lasting[f"{SERVER}{_subscription(partition)}|{partition}"] = {"pk": partition, "server_id": server_id}
         with self._lock:
             rows.update({k: v for k, v in lasting.items() if k not in self._known})
-        if not rows:
-            return
-        self._trip()
-        self._table.submit_transaction([("upsert", {"PartitionKey": INDEX, "RowKey": k, **v},
-                                         {"mode": UpdateMode.MERGE}) for k, v in rows.items()])
+        for start in range(0, len(rows), 100):
+            self._trip()
+            batch = list(rows.items())[start:start + 100]
+            self._table.submit_transaction([("upsert", {"PartitionKey": INDEX, "RowKey": k, **v},
+                                             {"mode": UpdateMode.MERGE}) for k, v in batch])
         with self._lock:
             self._known |= set(lasting)
+        return copies
+
+    def landed(self, copies: list[str]) -> None:
+        """The commit went through: its history copies are true."""
+        from azure.data.tables import UpdateMode
+
+        for start in range(0, len(copies), 100):
+            self._trip()
+            self._table.submit_transaction([("update", {"PartitionKey": INDEX, "RowKey": k, "landed": True},
+                                             {"mode": UpdateMode.MERGE}) for k in copies[start:start + 100]])
+
+    def copies_since(self, since: datetime) -> list[Any]:
+        """History copies detected at `since` or later, newest first: one key range."""
+        from drift.keys import inverted_ms
+
+        self._trip()
+        return list(self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": INDEX, "lo": COPY, "hi": f"{COPY}{inverted_ms(since)}|~"}))
+
+    def mark_copy(self, partition: str, row_key: str, values: dict[str, Any]) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        try:
+            self._trip()
+            self._table.update_entity({"PartitionKey": INDEX, "RowKey": copy_key(partition, row_key), **values},
+                                      mode=UpdateMode.MERGE)
+        except ResourceNotFoundError:
+            pass
+
+    def drop_copy(self, copy: str) -> None:
+        self._delete(copy)
 
     def _range(self, prefix: str, select: list[str] | None = None) -> list[Any]:
         self._trip()
@@ -102,15 +151,6 @@ class StoreIndex:
         self._delete(f"{SERVER}{_subscription(partition)}|{partition}")
         with self._lock:
             self._known = {k for k in self._known if not k.endswith(f"|{partition}")}
-
-    def partitions_since(self, since: datetime, until: datetime) -> list[str]:
-        """The partitions with history detected on the days from `since` to `until`."""
-        found: set[str] = set()
-        day = since.date()
-        while day <= until.date():
-            found |= {e["pk"] for e in self._range(f"{DAY}{day:%Y-%m-%d}|", ["pk"])}
-            day += timedelta(days=1)
-        return sorted(found)
 
     def partitions_of_event(self, event_id: str) -> list[str]:
         return sorted({e["pk"] for e in self._range(f"{EVENT}{event_key(event_id)}|", ["pk"])})

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drift.entities import pack, unpack
-from drift.index import StoreIndex
+from drift.index import STALE_AFTER, StoreIndex
 from drift.keys import (
     BASELINE,
     CHECKPOINT,
@@ -40,7 +40,7 @@ from drift.keys import (
     encode_key,
     inverted_ms,
 )
-from drift.model import Alert, HistoryRecord, alert_key
+from drift.model import Alert, AlertStatus, HistoryRecord, alert_key
 from drift.outbox_rows import OutboxItem, OutboxRows, outbox_item
 
 __all__ = ["BASELINE", "CHECKPOINT", "HISTORY", "OUTBOX", "POSTURE", "RATE_LIMIT", "Baseline", "BaselineStore",
@@ -215,8 +215,10 @@ class BaselineStore(OutboxRows):
         if len(operations) > MAX_TRANSACTION:
             raise ValueError(f"one event produced {len(operations)} row writes; a transaction holds {MAX_TRANSACTION}")
         self.ensure_table()
-        self.index.before_commit(pk, server_id, now=now, event_ids={c.record.event_id for c in changes if c.record},
-                                 outbox_keys=[q.row_key for q in queued])
+        copies = self.index.before_commit(
+            pk, server_id, now=now, event_ids={c.record.event_id for c in changes if c.record},
+            outbox_keys=[q.row_key for q in queued],
+            history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)])
         try:
             self._trip()
             results = self._table.submit_transaction(operations)
@@ -224,6 +226,7 @@ class BaselineStore(OutboxRows):
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
+        self.index.landed(copies)
         etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results, strict=True)}
         for item in queued:
             item.etag = etags.get(item.row_key)
@@ -273,6 +276,7 @@ class BaselineStore(OutboxRows):
             self._trip()
             self._table.update_entity({"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"],
                                        "acknowledged": f"{note} ({at})"}, mode=UpdateMode.MERGE)
+            self.index.mark_copy(row["PartitionKey"], row["RowKey"], {"acknowledged": f"{note} ({at})"})
         return len(rows)
 
     def known_servers(self, subscription_id: str) -> list[str]:
@@ -318,7 +322,8 @@ class BaselineStore(OutboxRows):
         ]
         history_rk = f"{HISTORY}{inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
         operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
-        self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[])
+        copies = self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[],
+                                          history=[(history_rk, operations[-1][1])])
         try:
             self._trip()
             self._table.submit_transaction(operations)
@@ -326,6 +331,7 @@ class BaselineStore(OutboxRows):
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
+        self.index.landed(copies)
         self.index.server_gone(pk)
         return True
 
@@ -334,33 +340,46 @@ class BaselineStore(OutboxRows):
         """History rows, newest first.
 
         Row keys carry the inverted time, so `since` bounds a key range: with a server, one range of
-        its partition; without, the index's day markers name the partitions to read, and each is
-        read over that range only. Only a query with neither reads the whole table.
+        its partition; across servers, one range of the index's history copies. Only a question with
+        neither reads the whole table.
         """
         self.ensure_table()
-        hi = f"{HISTORY}{inverted_ms(since)}|~" if since else HISTORY[:-1] + "}"
-        clauses = ["RowKey ge @lo", "RowKey lt @hi"]
-        params: dict[str, Any] = {"lo": HISTORY, "hi": hi}
-        if verdict:
-            clauses.append("verdict eq @verdict")
-            params["verdict"] = verdict
-        if server_id:
-            partitions: list[str | None] = [encode_key(server_id)]
-        elif since:
-            partitions = list(self.index.partitions_since(since, datetime.now(UTC) + timedelta(days=1)))
+        if since and not server_id:
+            entities = self._copies(since)
         else:
-            partitions = [None]
-        entities: list[Any] = []
-        for pk in partitions:
-            query = " and ".join(([] if pk is None else ["PartitionKey eq @pk"]) + clauses)
+            hi = f"{HISTORY}{inverted_ms(since)}|~" if since else HISTORY[:-1] + "}"
+            query = "RowKey ge @lo and RowKey lt @hi" + (" and PartitionKey eq @pk" if server_id else "")
+            params: dict[str, Any] = {"lo": HISTORY, "hi": hi}
+            if server_id:
+                params["pk"] = encode_key(server_id)
             self._trip()
-            scoped = params if pk is None else {**params, "pk": pk}
-            entities += list(self._table.query_entities(query, parameters=scoped))
+            entities = list(self._table.query_entities(query, parameters=params))
         records = [HistoryRecord.from_dict(unpack(e)) for e in entities]
-        if since:
-            records = [r for r in records if r.detected >= since]
+        records = [r for r in records if (not since or r.detected >= since) and (not verdict or r.verdict == verdict)]
         records.sort(key=lambda r: r.detected_at, reverse=True)
         return records[:limit] if limit else records
+
+    def _copies(self, since: datetime) -> list[Any]:
+        """History rows since `since` from the index's copies. A copy whose commit is not known to have
+        landed, or whose alert was still pending, is checked against the row itself (the few rows
+        that may have moved on); a copy of a commit that never landed is dropped once stale."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        now = datetime.now(UTC)
+        out = []
+        for copy in self.index.copies_since(since):
+            if copy.get("landed") and copy.get("alert_status") != AlertStatus.PENDING.value:
+                out.append(copy)
+                continue
+            try:
+                self._trip()
+                out.append(self._table.get_entity(copy["pk"], copy["row_key"]))
+                if not copy.get("landed"):
+                    self.index.mark_copy(copy["pk"], copy["row_key"], {"landed": True})
+            except ResourceNotFoundError:
+                if now - datetime.fromisoformat(copy["created_at"]) > STALE_AFTER:
+                    self.index.drop_copy(copy["RowKey"])
+        return out
 
 
 def _history_entity(record: HistoryRecord) -> dict[str, Any]:

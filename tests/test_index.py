@@ -143,5 +143,7 @@ def test_known_servers_history_since_and_ack_read_through_the_index(
     assert [r.event_id for r in engine.store.history(since=since) if r.server == server_name] == [event["id"]]
     assert engine.store.history(since=datetime.now(UTC) + timedelta(minutes=5)) == []
     assert engine.store.acknowledge(event["id"], "seen", "now") == 1
-    kinds = {prefix for prefix in ("server|", "day|", "event|") if markers(settings, prefix)}
-    assert kinds == {"server|", "day|", "event|"}, f"every reader found its markers in {INDEX}"
+    kinds = {prefix for prefix in ("server|", "at|", "event|") if markers(settings, prefix)}
+    assert kinds == {"server|", "at|", "event|"}, f"every reader found its markers in {INDEX}"
+    [acked] = [r for r in engine.store.history(since=since) if r.server == server_name]
+    assert acked.acknowledged == "seen (now)", "the copy the cross-server history reads is acknowledged too"
