@@ -30,16 +30,12 @@ Bodies follow the official REST examples. Deliberate differences, all to keep th
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import http.server
 import ipaddress
 import json
 import logging
 import signal
-import socket
 import ssl
-import sys
 import threading
 import time
 import uuid
@@ -54,6 +50,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from drift.local import security, traffic
 from drift.local.credential import CLAIM_OBJECT_ID, CLAIM_UPN, decode_unverified
+from drift.local.httpd import JsonRequestHandler, TrackingHTTPServer
 from drift.local.lro import LongRunningOperations, SpecFacts
 from drift.local.variation import EventVariation
 
@@ -594,105 +591,6 @@ def _resolve(segments: list[str]) -> _Route | None:
 def _is_poll(raw_path: str) -> bool:
     route = _resolve([unquote(s) for s in raw_path.split("/") if s])
     return route is not None and route.kind == "operation"
-
-
-# --------------------------------------------------------------------------------------------
-# HTTP plumbing shared with receivers.py
-
-
-class TrackingHTTPServer(http.server.ThreadingHTTPServer):
-    """ThreadingHTTPServer that can do TLS per connection and cut open keep-alive connections on stop.
-
-    The TLS handshake happens in the connection's thread (not in ``accept``), so one slow or
-    misbehaving client cannot stall the accept loop.
-    """
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[http.server.BaseHTTPRequestHandler],
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.ssl_context = ssl_context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        if self.ssl_context is not None:
-            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, address
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s failed", client_address, exc_info=sys.exc_info())
-
-
-class JsonRequestHandler(http.server.BaseHTTPRequestHandler):
-    """Keep-alive HTTP/1.1 handler with JSON helpers; logs to ``logging`` instead of stderr."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = 120
-    server_version = "drift-local"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus the peer's
-        # delayed ACK adds ~40 ms to every answer with a body.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), fmt % args)
-
-    def read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def send_json(self, status: int, body: Any | None, headers: Mapping[str, str] | None = None) -> None:
-        payload = b"" if body is None else json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-cache")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
 
 
 # --------------------------------------------------------------------------------------------
