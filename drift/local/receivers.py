@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from drift.local.arm import JsonRequestHandler, TrackingHTTPServer
+from drift.local.httpd import JsonRequestHandler, TrackingHTTPServer
 
 log = logging.getLogger(__name__)
 
