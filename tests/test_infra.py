@@ -514,10 +514,9 @@ READ_ONLY = 2
 
 
 def bicep_types(namespace: str, api_version: str) -> list[dict[str, Any]]:
-    from tests.conftest import FIXTURES
+    from tests.conftest import fixture_json
 
-    types: list[dict[str, Any]] = json.loads((FIXTURES / "bicep-types" / namespace / api_version / "types.json")
-                                             .read_text())
+    types: list[dict[str, Any]] = fixture_json("bicep-types", namespace, api_version, "types.json")
     return types
 
 
@@ -657,9 +656,9 @@ def test_the_custom_role_name_is_unique_per_deployment_subscription() -> None:
 
 def bicep_type(provider: str, name: str) -> dict[str, Any]:
     """An ObjectType of the official Bicep type definitions (`shared/fixtures/bicep-types`)."""
-    from tests.conftest import FIXTURES
+    from tests.conftest import need_fixtures
 
-    [path] = (FIXTURES / "bicep-types" / provider).glob("*/types.json")
+    [path] = need_fixtures("bicep-types", provider).glob("*/types.json")
     return next(t for t in json.loads(path.read_text()) if t.get("name") == name)
 
 
