@@ -3,6 +3,7 @@ a process killed between an index write and the rows it points at."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,8 +26,9 @@ def markers(settings: Settings, prefix: str) -> list[Any]:
     return engine.store.index._range(prefix)
 
 
-def run_killed(settings: Settings, body: str) -> int:
-    """Run `body` in a fresh process with `engine` built from `settings`; it is killed where the body says."""
+def run_killed(settings: Settings, events: list[dict[str, Any]], body: str) -> None:
+    """Run `body` in a fresh process with `engine` built from `settings` and `events`; it must end killed
+    (SIGKILL) where the body says."""
     env = {**os.environ, "DRIFT_ARM_ENDPOINT": str(settings.arm_endpoint),
            "DRIFT_ARM_CA_BUNDLE": str(settings.arm_ca_bundle), "DRIFT_ARM_CREDENTIAL": "local",
            "DRIFT_STORAGE_CONNECTION_STRING": str(settings.storage_connection_string),
@@ -42,10 +44,9 @@ def run_killed(settings: Settings, body: str) -> int:
         engine = build_engine(Settings.from_env())
         events = json.loads(sys.stdin.read())
     """) + textwrap.dedent(body)
-    done = subprocess.run([sys.executable, "-c", code], env=env, input=os.environ.get("_EVENTS", ""), text=True,
+    done = subprocess.run([sys.executable, "-c", code], env=env, input=json.dumps(events), text=True,
                           capture_output=True, timeout=60)
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
-    return done.returncode
 
 
 def test_a_process_killed_after_the_alert_marker_before_the_commit_leaves_nothing_the_sweep_keeps(
@@ -55,22 +56,15 @@ def test_a_process_killed_after_the_alert_marker_before_the_commit_leaves_nothin
     create_compliant_server(sdk, server_name)
     engine.handle_many(arm.drain_events())
     set_parameter(sdk, server_name, "aad_auth_only", "OFF")
-    import json
-
-    os.environ["_EVENTS"] = json.dumps(arm.drain_events())
-    try:
-        code = run_killed(settings, """
-            batch = engine.store._table.submit_transaction
-            def commit_dies(operations, **kwargs):  # the index batch goes out; the commit never does
-                if operations[0][1]["PartitionKey"] != "~index":
-                    die()
-                return batch(operations, **kwargs)
-            engine.store._table.submit_transaction = commit_dies
-            engine.handle_many(events)
-        """)
-    finally:
-        os.environ.pop("_EVENTS")
-    assert code == -signal.SIGKILL
+    run_killed(settings, arm.drain_events(), """
+        batch = engine.store._table.submit_transaction
+        def commit_dies(operations, **kwargs):  # the index batch goes out; the commit never does
+            if operations[0][1]["PartitionKey"] != "~index":
+                die()
+            return batch(operations, **kwargs)
+        engine.store._table.submit_transaction = commit_dies
+        engine.handle_many(events)
+    """)
     assert len(markers(settings, ALERT)) == 1, "the marker was written before the process died"
     assert engine.store.history(server_id=server_id(server_name)) == [], "and the commit never landed"
 
@@ -89,17 +83,10 @@ def test_a_process_killed_after_delivery_before_the_marker_is_removed_sends_noth
     create_compliant_server(sdk, server_name)
     engine.handle_many(arm.drain_events())
     set_parameter(sdk, server_name, "require_secure_transport", "OFF")
-    import json
-
-    os.environ["_EVENTS"] = json.dumps(arm.drain_events())
-    try:
-        code = run_killed(settings, """
-            StoreIndex.alert_gone = die  # sent, outbox row deleted, history marked sent; the marker stays
-            engine.handle_many(events)
-        """)
-    finally:
-        os.environ.pop("_EVENTS")
-    assert code == -signal.SIGKILL
+    run_killed(settings, arm.drain_events(), """
+        StoreIndex.alert_gone = die  # sent, outbox row deleted, history marked sent; the marker stays
+        engine.handle_many(events)
+    """)
     assert len(teams.messages()) == 1
     assert len(markers(settings, ALERT)) == 1
 
