@@ -16,8 +16,9 @@ partition), so markers are written *before* the commit and removed *after* the r
 point at are gone: the index is always a superset of the truth. A marker whose rows never
 landed (a crash or a lost race between the two writes) points at nothing; readers skip it and
 the sweep deletes such `alert` markers once they are older than a lease, and the scan deletes
-`server` markers of servers with nothing open. A history copy says `landed` once its commit is
-through; a reader checks an unlanded (or still pending) copy against the row itself.
+`server` markers of servers with nothing open. A history copy starts as not `landed`: the first
+reader checks it against the row itself and marks it (so the event path pays no write for it),
+and a copy of an alert still pending is checked again, as its row moves on.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class StoreIndex:
         """Write the markers of a commit about to happen, in one transaction of the index partition.
 
         `history` is (row key, entity) of the history rows the commit writes; their copies are
-        returned as row keys, for `landed` once the commit is through."""
+        returned as row keys."""
         from azure.data.tables import UpdateMode
 
         rows: dict[str, dict[str, Any]] = {}
@@ -87,15 +88,6 @@ class StoreIndex:
         with self._lock:
             self._known |= set(lasting)
         return copies
-
-    def landed(self, copies: list[str]) -> None:
-        """The commit went through: its history copies are true."""
-        from azure.data.tables import UpdateMode
-
-        for start in range(0, len(copies), 100):
-            self._trip()
-            self._table.submit_transaction([("update", {"PartitionKey": INDEX, "RowKey": k, "landed": True},
-                                             {"mode": UpdateMode.MERGE}) for k in copies[start:start + 100]])
 
     def copies_since(self, since: datetime) -> list[Any]:
         """History copies detected at `since` or later, newest first: one key range."""

@@ -215,7 +215,7 @@ class BaselineStore(OutboxRows):
         if len(operations) > MAX_TRANSACTION:
             raise ValueError(f"one event produced {len(operations)} row writes; a transaction holds {MAX_TRANSACTION}")
         self.ensure_table()
-        copies = self.index.before_commit(
+        self.index.before_commit(
             pk, server_id, now=now, event_ids={c.record.event_id for c in changes if c.record},
             outbox_keys=[q.row_key for q in queued],
             history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)])
@@ -226,7 +226,6 @@ class BaselineStore(OutboxRows):
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
-        self.index.landed(copies)
         etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results, strict=True)}
         for item in queued:
             item.etag = etags.get(item.row_key)
@@ -322,7 +321,7 @@ class BaselineStore(OutboxRows):
         ]
         history_rk = f"{HISTORY}{inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
         operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
-        copies = self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[],
+        self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[],
                                           history=[(history_rk, operations[-1][1])])
         try:
             self._trip()
@@ -331,7 +330,6 @@ class BaselineStore(OutboxRows):
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
-        self.index.landed(copies)
         self.index.server_gone(pk)
         return True
 
@@ -360,9 +358,10 @@ class BaselineStore(OutboxRows):
         return records[:limit] if limit else records
 
     def _copies(self, since: datetime) -> list[Any]:
-        """History rows since `since` from the index's copies. A copy whose commit is not known to have
-        landed, or whose alert was still pending, is checked against the row itself (the few rows
-        that may have moved on); a copy of a commit that never landed is dropped once stale."""
+        """History rows since `since` from the index's copies. A copy not yet checked against its row,
+        or whose alert was still pending, is read from the row itself and brought up to date (each
+        row once, and again only while its alert is pending); a copy of a commit that never landed is
+        dropped once stale."""
         from azure.core.exceptions import ResourceNotFoundError
 
         now = datetime.now(UTC)
@@ -373,9 +372,10 @@ class BaselineStore(OutboxRows):
                 continue
             try:
                 self._trip()
-                out.append(self._table.get_entity(copy["pk"], copy["row_key"]))
-                if not copy.get("landed"):
-                    self.index.mark_copy(copy["pk"], copy["row_key"], {"landed": True})
+                row = self._table.get_entity(copy["pk"], copy["row_key"])
+                out.append(row)
+                moved = {k: row[k] for k in ("alert_status", "alerted_at", "acknowledged") if row.get(k) is not None}
+                self.index.mark_copy(copy["pk"], copy["row_key"], {"landed": True, **moved})
             except ResourceNotFoundError:
                 if now - datetime.fromisoformat(copy["created_at"]) > STALE_AFTER:
                     self.index.drop_copy(copy["RowKey"])
