@@ -5,7 +5,10 @@ scan of the whole table: a year of history for 5,000 servers would make the ever
 and the reconcile scan cost what the table holds, not what they need. So one partition, `~index`,
 keeps small marker rows, read by key range:
 
-- `alert|{server}|{outbox row}`: an undelivered alert (the sweep reads only these);
+- `alert|{server}|{outbox row}`: an alert the sweep looks after: its delivery failed, it waits for
+  the digest or for its group (an alert the event path sends at once never gets one: if that
+  invocation dies, Event Grid delivers the event again and the retry finds the alert in the
+  server's outbox);
 - `server|{subscription}|{server}`: a watched server with baselines (the scan's known servers);
 - `at|{inverted ms}|…|{server}`: a copy of each history row, newest first (`history --since` reads
   one key range of it, whatever the number of servers);
@@ -130,6 +133,14 @@ class StoreIndex:
     def alerts(self) -> list[Any]:
         """Markers of undelivered alerts (PartitionKey/RowKey of the outbox row in `pk`/`row_key`)."""
         return self._range(ALERT)
+
+    def alert_pending(self, partition: str, outbox_key: str, now: datetime) -> None:
+        """Mark an alert the sweep must look after (its delivery failed, waits for a digest or a group)."""
+        from azure.data.tables import UpdateMode
+
+        self._trip()
+        self._table.upsert_entity({"PartitionKey": INDEX, "RowKey": f"{ALERT}{partition}|{outbox_key}", "pk": partition,
+                                   "row_key": outbox_key, "created_at": now.isoformat()}, mode=UpdateMode.MERGE)
 
     def alert_gone(self, partition: str, outbox_key: str) -> None:
         self._delete(f"{ALERT}{partition}|{outbox_key}")

@@ -10,6 +10,7 @@ BASELINE = "baseline|"
 HISTORY = "history|"
 OUTBOX = BASELINE + "~outbox|"
 MAX_TRANSACTION = 100
+GROUPING = "~grouping"  # the lease owner of alerts waiting for their operation's other changes
 POSTURE = "posture"  # the alert group of a new server's full posture check
 RATE_LIMIT = "~ratelimit"  # partition of the per-minute alert counters
 CHECKPOINT = "~reconcile"  # partition of the scan checkpoints, one row per subscription

@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from drift.errors import RetryableFailure
+from drift.keys import GROUPING
 from drift.model import Alert, Severity
 from drift.store import BaselineStore, OutboxItem
 
 log = logging.getLogger(__name__)
 
-GROUPING = "~grouping"
 UNLIMITED = Severity.HIGH  # alerts this bad are never held back by the rate limit
 
 
@@ -74,9 +74,15 @@ class AlertOutbox:
         now = self.clock()
         items = list(queued)
         for item in leftovers:
-            if (not item.digest and item.lease_owner != GROUPING and item.claimable(owner, now)
-                    and self.store.claim(server_id, item, owner=owner, now=now)):
-                items.append(item)
+            if item.digest or item.lease_owner == GROUPING:
+                continue  # the digest's or the group's, which the sweep looks after
+            if item.claimable(owner, now):
+                if self.store.claim(server_id, item, owner=owner, now=now):
+                    items.append(item)
+            elif not item.marked:
+                # Leased to an invocation that may have died after its commit: if it did, nobody else
+                # would ever send this alert, so the sweep gets it once the lease has run out.
+                self.store.hand_to_sweep(server_id, item)
         groups: dict[str, list[OutboxItem]] = {}
         for item in items:
             groups.setdefault(item.correlation_id or item.row_key, []).append(item)

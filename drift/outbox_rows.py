@@ -31,6 +31,7 @@ class OutboxItem:
     delivered_to: list[str] = field(default_factory=list)
     digest: bool = False  # over the rate limit: goes out in the next digest card
     partition: str = ""
+    marked: bool = False  # the index has an alert marker for it (the sweep looks after it)
 
     @property
     def correlation_id(self) -> str | None:
@@ -50,6 +51,7 @@ def outbox_item(stored: Any) -> OutboxItem:
         lease_owner=entity.get("lease_owner"), lease_until=datetime.fromisoformat(lease) if lease else None,
         attempts=int(entity.get("attempts", 0)), delivered_to=json.loads(entity.get("delivered_to") or "[]"),
         digest=bool(entity.get("digest", False)), partition=entity["PartitionKey"],
+        marked=bool(entity.get("marked", False)),
     )
 
 
@@ -136,26 +138,44 @@ class OutboxRows:
                           "alerted_at": now.isoformat()}, {"mode": UpdateMode.MERGE})
               for key in item.history_row_keys],
         ])
-        self.index.alert_gone(pk, item.row_key)
+        if item.marked:
+            self.index.alert_gone(pk, item.row_key)
 
     def release(self, server_id: str, item: OutboxItem, *, error: str) -> None:
         """Give a failed alert back so the next delivery of the event (or a sweep) can send it."""
         from azure.data.tables import UpdateMode
 
+        pk = item.partition or encode_key(server_id)
+        self._mark(pk, item)
         self._trip()
         self._table.update_entity(
-            {"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key, "lease_owner": "",
+            {"PartitionKey": pk, "RowKey": item.row_key, "lease_owner": "", "marked": True,
              "lease_until": "", "attempts": item.attempts + 1, "last_error": error[:1000]},
             mode=UpdateMode.MERGE,
         )
+
+    def hand_to_sweep(self, server_id: str, item: OutboxItem) -> None:
+        """Mark an alert another invocation holds, so the sweep sends it if that invocation died.
+
+        Only the index is written: the row stays as its holder leased it (a write would change the
+        ETag its `delivered` is conditional on). If the holder does send it, the sweep finds the row
+        gone and removes the marker."""
+        self._mark(item.partition or encode_key(server_id), item)
+
+    def _mark(self, partition: str, item: OutboxItem) -> None:
+        """An alert the event path could not finish becomes the sweep's: its marker goes in the index."""
+        if not item.marked:
+            self.index.alert_pending(partition, item.row_key, datetime.now(UTC))
+            item.marked = True
 
     def mark_digest(self, server_id: str, item: OutboxItem) -> None:
         """Over the rate limit: leave the alert for the next digest card, released."""
         from azure.data.tables import UpdateMode
 
+        pk = item.partition or encode_key(server_id)
+        self._mark(pk, item)
         self._trip()
-        self._table.update_entity({"PartitionKey": item.partition or encode_key(server_id), "RowKey": item.row_key,
-                                   "digest": True,
+        self._table.update_entity({"PartitionKey": pk, "RowKey": item.row_key, "digest": True, "marked": True,
                                    "lease_owner": "", "lease_until": ""}, mode=UpdateMode.MERGE)
         item.digest = True
 
@@ -204,7 +224,8 @@ class OutboxRows:
                 *[("update", {"PartitionKey": pk, "RowKey": key, "alert_status": AlertStatus.SUPPRESSED.value},
                    {"mode": UpdateMode.MERGE}) for key in item.history_row_keys],
             ])
-            self.index.alert_gone(pk, item.row_key)
+            if item.marked:
+                self.index.alert_gone(pk, item.row_key)
             dropped += 1
         return dropped
 
@@ -219,7 +240,9 @@ class OutboxRows:
         for marker in self.index.alerts():
             try:
                 self._trip()
-                items.append(outbox_item(self._table.get_entity(marker["pk"], marker["row_key"])))
+                item = outbox_item(self._table.get_entity(marker["pk"], marker["row_key"]))
+                item.marked = True
+                items.append(item)
             except ResourceNotFoundError:
                 created = marker.get("created_at")
                 if not created or now - datetime.fromisoformat(created) > STALE_AFTER:

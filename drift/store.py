@@ -31,6 +31,7 @@ from drift.index import STALE_AFTER, StoreIndex
 from drift.keys import (
     BASELINE,
     CHECKPOINT,
+    GROUPING,
     HISTORY,
     MAX_TRANSACTION,
     OUTBOX,
@@ -206,10 +207,11 @@ class BaselineStore(OutboxRows):
                 "PartitionKey": pk, "RowKey": outbox_rk, "kind": alert.kind,
                 "records": json.dumps([r.to_dict() for r in alert.records]), "history_row_keys": json.dumps(keys),
                 "lease_owner": owner, "lease_until": until.isoformat() if owner else "", "attempts": 0,
-                "correlation_id": alert.records[0].correlation_id or "",
+                "correlation_id": alert.records[0].correlation_id or "", "marked": owner == GROUPING,
             })))
             alert.id = outbox_rk
-            queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until if owner else None, partition=pk))
+            queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until if owner else None, partition=pk,
+                                     marked=owner == GROUPING))
         if not operations:
             return []
         if len(operations) > MAX_TRANSACTION:
@@ -217,7 +219,7 @@ class BaselineStore(OutboxRows):
         self.ensure_table()
         self.index.before_commit(
             pk, server_id, now=now, event_ids={c.record.event_id for c in changes if c.record},
-            outbox_keys=[q.row_key for q in queued],
+            outbox_keys=[q.row_key for q in queued if q.marked],  # the others are the event path's to finish
             history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)])
         try:
             self._trip()

@@ -12,8 +12,11 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from drift.config import Settings
-from drift.index import ALERT, INDEX
+from drift.engine import RetryableFailure
+from drift.index import ALERT, COPY, INDEX
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.runtime import build_engine
@@ -49,14 +52,16 @@ def run_killed(settings: Settings, events: list[dict[str, Any]], body: str) -> N
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
 
 
-def test_a_process_killed_after_the_alert_marker_before_the_commit_leaves_nothing_the_sweep_keeps(
+def test_a_process_killed_after_the_index_write_before_the_commit_leaves_no_history_behind(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
     engine = build_engine(settings)
     create_compliant_server(sdk, server_name)
     engine.handle_many(arm.drain_events())
     set_parameter(sdk, server_name, "aad_auth_only", "OFF")
-    run_killed(settings, arm.drain_events(), """
+    events = arm.drain_events()
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    run_killed(settings, events, """
         batch = engine.store._table.submit_transaction
         def commit_dies(operations, **kwargs):  # the index batch goes out; the commit never does
             if operations[0][1]["PartitionKey"] != "~index":
@@ -65,27 +70,57 @@ def test_a_process_killed_after_the_alert_marker_before_the_commit_leaves_nothin
         engine.store._table.submit_transaction = commit_dies
         engine.handle_many(events)
     """)
-    assert len(markers(settings, ALERT)) == 1, "the marker was written before the process died"
+    assert len(markers(settings, COPY)) == 1, "the history copy was written before the process died"
     assert engine.store.history(server_id=server_id(server_name)) == [], "and the commit never landed"
+    assert [r for r in engine.store.history(since=since) if r.server == server_name] == [], "no phantom row"
 
-    assert engine.sweep()["pending"] == 0, "a young marker with no row is left for a commit still in flight"
-    assert len(markers(settings, ALERT)) == 1
-    engine.outbox.clock = lambda: datetime.now(UTC) + timedelta(minutes=3)
-    assert engine.sweep()["pending"] == 0
-    assert markers(settings, ALERT) == [], "a stale marker with no row is removed"
-    assert teams.messages() == []
+    [outcome] = engine.handle_many(events)  # Event Grid delivers the event again
+    assert outcome.status == "recorded" and len(teams.messages()) == 1
+    assert [r.event_id for r in engine.store.history(since=since) if r.server == server_name] == [events[0]["id"]]
 
 
-def test_a_process_killed_after_delivery_before_the_marker_is_removed_sends_nothing_twice(
+def test_a_process_killed_after_the_commit_before_the_post_is_sent_once_through_the_retry_and_the_sweep(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    events = arm.drain_events()
+    run_killed(settings, events, """
+        from drift.outbox import AlertOutbox
+        AlertOutbox.deliver = die  # committed, alert in the outbox, nothing sent
+        engine.handle_many(events)
+    """)
+    assert teams.messages() == [] and markers(settings, ALERT) == [], "an alert sent at once has no marker"
+
+    [outcome] = engine.handle_many(events)  # the invocation failed, so Event Grid delivers the event again
+    assert outcome.status == "unchanged" and teams.messages() == []
+    assert len(markers(settings, ALERT)) == 1, "still leased to the dead invocation: handed to the sweep"
+
+    engine.outbox.clock = lambda: datetime.now(UTC) + timedelta(minutes=3)  # the lease has run out
+    assert engine.sweep()["sent"] == 1 and len(teams.messages()) == 1
+    [row] = engine.store.history(server_id=server_id(server_name))
+    assert row.alert_status == "sent" and markers(settings, ALERT) == []
+    assert engine.sweep()["pending"] == 0 and len(teams.messages()) == 1
+
+
+def test_a_sweep_killed_after_delivery_before_the_marker_is_removed_sends_nothing_twice(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
     engine = build_engine(settings)
     create_compliant_server(sdk, server_name)
     engine.handle_many(arm.drain_events())
     set_parameter(sdk, server_name, "require_secure_transport", "OFF")
-    run_killed(settings, arm.drain_events(), """
+    teams.add_fault(503)
+    with pytest.raises(RetryableFailure):
+        engine.handle_many(arm.drain_events())
+    assert len(markers(settings, ALERT)) == 1, "a failed delivery hands the alert to the sweep"
+    teams.clear()
+
+    run_killed(settings, [], """
         StoreIndex.alert_gone = die  # sent, outbox row deleted, history marked sent; the marker stays
-        engine.handle_many(events)
+        engine.sweep()
     """)
     assert len(teams.messages()) == 1
     assert len(markers(settings, ALERT)) == 1
