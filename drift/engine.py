@@ -287,6 +287,9 @@ class DriftEngine:
             outcome.records = [c.record for c in changes if c.record]
             if outcome.records:
                 outcome.status = "recorded"
+            elif any(b.event_id == event.id for b in baselines.values()):
+                # Delivered again after its changes were committed: its index rows may not have been.
+                self.store.reindex(ref.server_id, event.id, rows.outbox, now=self.clock())
             for record in outcome.records:
                 log.info("drift %s %s on %s: %s -> %s (%s; %s)", record.verdict, record.setting, record.server,
                          record.before, record.after, record.severity, record.why)

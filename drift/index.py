@@ -15,11 +15,13 @@ keeps small marker rows, read by key range:
 - `event|{event id}|{server}`: the server the event was recorded on (`ack EVENT_ID`).
 
 A marker cannot share a transaction with the rows it points at (a transaction holds one
-partition), so markers are written *before* the commit and removed *after* the rows they
-point at are gone: the index is always a superset of the truth. A marker whose rows never
-landed (a crash or a lost race between the two writes) points at nothing; readers skip it and
-the sweep deletes such `alert` markers once they are older than a lease, and the scan deletes
-`server` markers of servers with nothing open. A history copy starts as not `landed`: the first
+partition), so the index batch goes out beside the commit, and markers are removed only after
+the rows they point at are gone. Nothing in the index is trusted on its own: a marker or copy
+whose rows never landed (the commit lost a race, or the process died) points at nothing, so
+readers skip it, the sweep deletes such `alert` markers once they are older than a lease, and
+the scan deletes `server` markers of servers with nothing open. An index write that fails after
+its commit went through fails the invocation; Event Grid delivers the event again and the retry,
+finding the event already recorded, writes the index rows again (`BaselineStore.reindex`). A history copy starts as not `landed`: the first
 reader checks it against the row itself and marks it (so the event path pays no write for it),
 and a copy of an alert still pending is checked again, as its row moves on.
 """

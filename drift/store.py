@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -217,21 +218,40 @@ class BaselineStore(OutboxRows):
         if len(operations) > MAX_TRANSACTION:
             raise ValueError(f"one event produced {len(operations)} row writes; a transaction holds {MAX_TRANSACTION}")
         self.ensure_table()
-        self.index.before_commit(
-            pk, server_id, now=now, event_ids={c.record.event_id for c in changes if c.record},
+        # The index batch goes out beside the commit, not before it: a copy whose commit fails is
+        # never trusted (readers check it against its row), and an index write that fails after
+        # its commit succeeded fails the invocation, whose retry writes it again (`reindex`).
+        index = _background().submit(
+            self.index.before_commit, pk, server_id, now=now,
+            event_ids={c.record.event_id for c in changes if c.record},
             outbox_keys=[q.row_key for q in queued if q.marked],  # the others are the event path's to finish
             history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)])
         try:
             self._trip()
             results = self._table.submit_transaction(operations)
         except TableTransactionError as exc:
+            index.exception()
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
+        index.result()
         etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results, strict=True)}
         for item in queued:
             item.etag = etags.get(item.row_key)
         return queued
+
+    def reindex(self, server_id: str, event_id: str, outbox: list[OutboxItem], *, now: datetime) -> None:
+        """Write the index rows of an event already committed again (its first index write may have
+        failed after the commit): the copies of its history rows, its event marker, and the markers
+        of the server's alerts that the sweep looks after."""
+        pk = encode_key(server_id)
+        self._trip()
+        rows = list(self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and event_id eq @id",
+            parameters={"pk": pk, "id": event_id, "lo": HISTORY, "hi": HISTORY[:-1] + "}"}))
+        self.index.before_commit(pk, server_id, now=now, event_ids=[event_id] if rows else [],
+                                 outbox_keys=[i.row_key for i in outbox if i.marked],
+                                 history=[(r["RowKey"], dict(r)) for r in rows])
 
     def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
         """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""
@@ -382,6 +402,19 @@ class BaselineStore(OutboxRows):
                 if now - datetime.fromisoformat(copy["created_at"]) > STALE_AFTER:
                     self.index.drop_copy(copy["RowKey"])
         return out
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    """Threads for the index writes that go out beside a commit (a few, shared by the process)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drift-index")
+        return _pool
 
 
 def _history_entity(record: HistoryRecord) -> dict[str, Any]:

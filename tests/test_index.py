@@ -65,6 +65,8 @@ def test_a_process_killed_after_the_index_write_before_the_commit_leaves_no_hist
         batch = engine.store._table.submit_transaction
         def commit_dies(operations, **kwargs):  # the index batch goes out; the commit never does
             if operations[0][1]["PartitionKey"] != "~index":
+                import time
+                time.sleep(1.0)  # the index batch, beside it, lands first
                 die()
             return batch(operations, **kwargs)
         engine.store._table.submit_transaction = commit_dies
@@ -77,6 +79,31 @@ def test_a_process_killed_after_the_index_write_before_the_commit_leaves_no_hist
     [outcome] = engine.handle_many(events)  # Event Grid delivers the event again
     assert outcome.status == "recorded" and len(teams.messages()) == 1
     assert [r.event_id for r in engine.store.history(since=since) if r.server == server_name] == [events[0]["id"]]
+
+
+def test_a_process_killed_after_the_commit_before_its_index_rows_gets_them_from_the_events_retry(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = build_engine(settings)
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    events = arm.drain_events()
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    run_killed(settings, events, """
+        import time
+        def index_dies(*args, **kwargs):  # the commit, beside it, lands first
+            time.sleep(1.0)
+            die()
+        StoreIndex.before_commit = index_dies
+        engine.handle_many(events)
+    """)
+    assert [r.event_id for r in engine.store.history(server_id=server_id(server_name))] == [events[0]["id"]]
+    assert [r for r in engine.store.history(since=since) if r.server == server_name] == [], "no copy yet"
+
+    engine.handle_many(events)  # the invocation died, so Event Grid delivers the event again
+    assert [r.event_id for r in engine.store.history(since=since) if r.server == server_name] == [events[0]["id"]]
+    assert engine.store.acknowledge(events[0]["id"], "seen", "now") == 1, "its event marker is back too"
 
 
 def test_a_process_killed_after_the_commit_before_the_post_is_sent_once_through_the_retry_and_the_sweep(
