@@ -21,9 +21,11 @@ whose rows never landed (the commit lost a race, or the process died) points at 
 readers skip it, the sweep deletes such `alert` markers once they are older than a lease, and
 the scan deletes `server` markers of servers with nothing open. An index write that fails after
 its commit went through fails the invocation; Event Grid delivers the event again and the retry,
-finding the event already recorded, writes the index rows again (`BaselineStore.reindex`). A history copy starts as not `landed`: the first
-reader checks it against the row itself and marks it (so the event path pays no write for it),
-and a copy of an alert still pending is checked again, as its row moves on.
+finding the event already recorded, writes the index rows again (`BaselineStore.reindex`).
+
+A history copy starts as not `landed`: the first reader checks it against the row itself and
+marks it (so the event path pays no write for it), and a copy of an alert still pending is
+checked again, as its row moves on.
 """
 
 from __future__ import annotations
