@@ -89,11 +89,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.validate()
     store = build_store(settings)
-    server_id = args.server
-    records = store.history(server_id=server_id if server_id and server_id.startswith("/") else None,
-                            since=args.since, verdict=args.verdict, limit=None)
-    if server_id and not server_id.startswith("/"):
-        records = [r for r in records if r.server.lower() == server_id.lower()]
+    server = args.server
+    if server:  # a name is looked up (any case) and each server read over its own partition only
+        ids = [server] if server.startswith("/") else store.server_ids(server)
+        records = sorted((r for sid in ids for r in store.history(server_id=sid, since=args.since,
+                                                                  verdict=args.verdict)),
+                         key=lambda r: r.detected_at, reverse=True)
+    else:
+        records = store.history(since=args.since, verdict=args.verdict)
     if args.limit:
         records = records[: args.limit]
     if args.format == "json":

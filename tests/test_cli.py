@@ -82,6 +82,8 @@ def test_history_lists_newest_first_as_json_with_the_documented_fields_and_filte
     assert rows[2]["control"] == "NS-2"
     assert all(set(r) >= HISTORY_FIELDS for r in rows)
     assert rows[1]["severity"] == "high" and rows[1]["changed_by"] == "Casey Admin <casey@contoso.example>"
+    assert main(["history", "--format", "json", "--server", server_name.upper(), "--since", "1h", *ep]) == 0
+    assert json.loads(capsys.readouterr().out) == rows, "a name in any case, read over its own partition"
 
     main(["history", "--format", "json", "--verdict", "strengthened", *ep])
     assert [r["verdict"] for r in json.loads(capsys.readouterr().out)] == ["strengthened"]
