@@ -25,7 +25,6 @@ still in the outbox and does not record the change twice.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,8 @@ from drift import routing, subscription
 from drift.armid import ServerRef, mysql_server_ref
 from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
-from drift.model import AlertStatus, HistoryRecord, Judgement, Severity, Verdict
+from drift.judging import canonical, judged_change
+from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
 from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
 from drift.policy import Policy
 from drift.principals import PrincipalNames
@@ -76,10 +76,6 @@ class Outcome:
 
 
 LEASE = timedelta(seconds=60)
-
-
-def _canonical(state: Any) -> str:
-    return json.dumps(state, sort_keys=True)
 
 
 def _now() -> datetime:
@@ -385,7 +381,7 @@ class DriftEngine:
         committed = [datetime.fromisoformat(b.observed_at) for _, b in watching if b.observed_at]
 
         def shows_baseline(data: Any) -> bool:
-            return all(_canonical(d.state(data)) == _canonical(b.state) for d, b in watching)
+            return all(canonical(d.state(data)) == canonical(b.state) for d, b in watching)
 
         return self.recent.covering(plan.server.server_id, read, event_time=plan.event.time,
                                     baseline_at=max(committed, default=None), now=self.clock(),
@@ -412,34 +408,11 @@ class DriftEngine:
     def _change(self, event: ArmEvent, ref: ServerRef, setting: str, state: Any, baseline: Baseline | None,
                 ctx: Context, now: datetime, posture: bool) -> Change | None:
         detector = detectors.by_setting(setting)
-        judgement: Judgement | None
-        if baseline is None or baseline.closed:
-            judgement, before = detector.first_seen(state, ctx), None
-        elif _canonical(baseline.state) == _canonical(state):
-            return None
-        else:
-            judgement, before = detector.judge(baseline.state, state, ctx), detector.describe(baseline.state)
-        if judgement is None:
-            return Change(setting, state, baseline, None)
-        exemption = self.policy.exemption(
-            server_id=ref.server_id, server_name=ref.name, resource_group=ref.server.resource_group or "",
-            tags=ctx.others.get("server_tags") or {}, setting=setting, now=now)
-        alert = (judgement.verdict == Verdict.WEAKENED and judgement.severity != Severity.INFO
-                 and judgement.severity.rank >= Severity(self.policy.min_alert_severity).rank)
-        status = AlertStatus.PENDING if alert else AlertStatus.NOT_REQUIRED
-        if alert and exemption is not None:
-            alert, status = False, AlertStatus.SUPPRESSED
-        record = HistoryRecord(
-            server_id=ref.server_id, server=ref.name, setting=setting, before=before,
-            after=detector.describe(state), verdict=judgement.verdict.value, severity=judgement.severity.value,
-            why=judgement.why, event_id=event.id, event_time=event.time.isoformat(), detected_at=now.isoformat(),
-            operation=event.operation_name or event.kind, changed_by=event.caller.display,
-            client_ip=event.client_ip, correlation_id=event.correlation_id, alert_status=status.value,
-            remediation=remediation(detector.command, ref, judgement.targets), control=detector.control,
-            exemption=(f"{exemption.reason} (until {exemption.expires.date().isoformat()})"
-                       if exemption is not None else None),
-        )
-        return Change(setting, state, baseline, record, (POSTURE if posture else setting) if alert else None)
+        return judged_change(detector, state, baseline, ctx, event=event, now=now, policy=self.policy,
+                             server_id=ref.server_id, server=ref.name, resource_group=ref.server.resource_group or "",
+                             tags=ctx.others.get("server_tags"),
+                             undo=lambda targets: remediation(detector.command, ref, targets),
+                             alert_group=POSTURE if posture else setting)
 
     def _close(self, plan: Plan, *, confirm: bool = True) -> Outcome:
         """Close a deleted server's baselines, once ARM confirms it is gone (`confirm`).

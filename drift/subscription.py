@@ -17,7 +17,6 @@ them.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from typing import Any
 import detectors
 from detectors import Context
 from drift.events import ArmEvent, Caller
-from drift.model import AlertStatus, HistoryRecord, Judgement, Severity, Verdict
+from drift.judging import judged_change
+from drift.model import AlertStatus, HistoryRecord, Verdict
 from drift.outbox import AlertOutbox, new_owner
 from drift.policy import Policy
 from drift.readers import SUBSCRIPTION_READS
@@ -119,45 +119,21 @@ def check(found: Target, event: ArmEvent, *, reader: Any, store: Any, outbox: Al
         changes: list[Change] = []
         now = clock()
         for detector in detectors.watching(found.read):
-            baseline = rows.baselines.get(detector.setting)
-            state = detector.state(data)
             ctx = Context(policy, {}, found.resource_id)
-            judgement: Judgement | None
-            if baseline is None or baseline.closed:
-                judgement, before = detector.first_seen(state, ctx), None
-            elif json.dumps(baseline.state, sort_keys=True) == json.dumps(state, sort_keys=True):
+            change = judged_change(
+                detector, detector.state(data), rows.baselines.get(detector.setting), ctx, event=event, now=now,
+                policy=policy, server_id=found.resource_id, server=found.label,
+                undo=lambda _targets, d=detector: d.command.replace("{subscription}", found.subscription_id),
+                alert_group=detector.setting)
+            if change is None:
                 continue
-            else:
-                judgement, before = detector.judge(baseline.state, state, ctx), detector.describe(baseline.state)
-            if judgement is None:
-                changes.append(Change(detector.setting, state, baseline, None))
-                continue
-            alert = (judgement.verdict == Verdict.WEAKENED and judgement.severity != Severity.INFO
-                     and judgement.severity.rank >= Severity(policy.min_alert_severity).rank)
-            why = judgement.why
-            if judgement.verdict == Verdict.WEAKENED:
+            if change.record is not None and change.record.verdict == Verdict.WEAKENED.value:
                 if servers is None:
                     servers = _servers(reader, found.subscription_id)
                     result.reads += 1
-                why += (f"; servers affected: {', '.join(servers)}" if servers
-                        else "; no MySQL flexible server in the subscription yet")
-            exemption = policy.exemption(server_id=found.resource_id, server_name=found.label, resource_group="",
-                                         tags={}, setting=detector.setting, now=now)
-            status = AlertStatus.PENDING if alert else AlertStatus.NOT_REQUIRED
-            if alert and exemption is not None:
-                alert, status = False, AlertStatus.SUPPRESSED
-            record = HistoryRecord(
-                server_id=found.resource_id, server=found.label, setting=detector.setting, before=before,
-                after=detector.describe(state), verdict=judgement.verdict.value, severity=judgement.severity.value,
-                why=why, event_id=event.id, event_time=event.time.isoformat(), detected_at=now.isoformat(),
-                operation=event.operation_name or event.kind, changed_by=event.caller.display,
-                client_ip=event.client_ip, correlation_id=event.correlation_id, alert_status=status.value,
-                remediation=detector.command.replace("{subscription}", found.subscription_id),
-                control=detector.control,
-                exemption=(f"{exemption.reason} (until {exemption.expires.date().isoformat()})"
-                           if exemption is not None else None),
-            )
-            changes.append(Change(detector.setting, state, baseline, record, detector.setting if alert else None))
+                change.record.why += (f"; servers affected: {', '.join(servers)}" if servers
+                                      else "; no MySQL flexible server in the subscription yet")
+            changes.append(change)
         if not changes:
             return result
         try:
