@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import re
 import statistics
 import subprocess
 import sys
@@ -27,10 +26,12 @@ from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from drift.config import Settings
 from drift.local import loadgen
+from drift.local.lock import closure, locked
 from drift.local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +55,6 @@ def cold(settings: Settings, events: list[Any], runs: int = 1, *, distributions:
         reports.append(json.loads(done.stdout.splitlines()[-1]))
     return {key: statistics.median(r[key] for r in reports) if isinstance(reports[0][key], float) else reports[0][key]
             for key in reports[0]}
-
-
-def locked() -> dict[str, str]:
-    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
-    return {canonicalize_name(name): version for name, version in pins}
 
 
 def installed_mib(name: str) -> float:
@@ -112,31 +108,13 @@ def distributions_by_path(stack: LocalStack) -> dict[str, list[str]]:
     return out
 
 
-def closure(pins: dict[str, str], roots: list[str]) -> set[str]:
-    """The locked distributions `roots` (requirement strings) pull in, on this interpreter and platform."""
-    from packaging.requirements import Requirement
-
-    seen: set[str] = set()
-    todo = [Requirement(r) for r in roots]
-    while todo:
-        req = todo.pop()
-        name = canonicalize_name(req.name)
-        if name in seen or name not in pins:
-            continue
-        seen.add(name)
-        for raw in distribution(name).requires or []:
-            sub = Requirement(raw)
-            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
-                todo.append(sub)
-    return seen
-
-
 def only_through(pins: dict[str, str], root: str) -> set[str]:
     """Locked distributions that only `root` pulls in (what its path alone costs on disk)."""
     import tomllib
 
     direct = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return closure(pins, direct) - closure(pins, [d for d in direct if not d.startswith(root)])
+    return (closure([Requirement(d) for d in direct], pins)
+            - closure([Requirement(d) for d in direct if not d.startswith(root)], pins))
 
 
 def main() -> int:
@@ -175,7 +153,7 @@ def main() -> int:
             print(f"  {path}: {len([d for d in dists if canonicalize_name(d) in pins])} locked distributions loaded")
         used = {canonicalize_name(d) for dists in loaded.values() for d in dists}
         # The local stack stands in for the managed identity: what azure-identity pulls in is Azure's path.
-        identity = closure(pins, ["azure-identity"])
+        identity = closure([Requirement("azure-identity")], pins)
         unused = sorted(set(pins) - used)
         print("  loaded on none of these paths: "
               + (", ".join(f"{n} {sizes[n]:.1f} MiB" for n in unused if n not in identity) or "none")

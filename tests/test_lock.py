@@ -11,38 +11,11 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from drift.local.lock import PIN, closure, locked
+
 ROOT = Path(__file__).resolve().parents[1]
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
-
-
-def locked() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        match = PIN.match(line)
-        if match:
-            pins[canonicalize_name(match[1])] = match[2]
-    return pins
-
-
 def direct() -> list[Requirement]:
     return [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
-
-
-def closure(requirements: list[Requirement]) -> set[str]:
-    """Every distribution the requirements pull in on this interpreter and platform (the Function's: 3.11, Linux)."""
-    seen: set[str] = set()
-    todo = list(requirements)
-    while todo:
-        req = todo.pop()
-        name = canonicalize_name(req.name)
-        if name in seen:
-            continue
-        seen.add(name)
-        for raw in distribution(name).requires or []:
-            sub = Requirement(raw)
-            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
-                todo.append(sub)
-    return seen
 
 
 def test_every_dependency_in_pyproject_is_locked_at_a_version_inside_its_range() -> None:
