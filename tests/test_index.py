@@ -29,6 +29,14 @@ def markers(settings: Settings, prefix: str) -> list[Any]:
     return engine.store.index._range(prefix)
 
 
+def watched(settings: Settings, sdk: Any, arm: ArmStandIn, name: str) -> Any:
+    """An engine with a compliant server already baselined."""
+    engine = build_engine(settings)
+    create_compliant_server(sdk, name)
+    engine.handle_many(arm.drain_events())
+    return engine
+
+
 def run_killed(settings: Settings, events: list[dict[str, Any]], body: str) -> None:
     """Run `body` in a fresh process with `engine` built from `settings` and `events`; it must end killed
     (SIGKILL) where the body says."""
@@ -55,9 +63,7 @@ def run_killed(settings: Settings, events: list[dict[str, Any]], body: str) -> N
 def test_a_process_killed_after_the_index_write_before_the_commit_leaves_no_history_behind(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
-    engine = build_engine(settings)
-    create_compliant_server(sdk, server_name)
-    engine.handle_many(arm.drain_events())
+    engine = watched(settings, sdk, arm, server_name)
     set_parameter(sdk, server_name, "aad_auth_only", "OFF")
     events = arm.drain_events()
     since = datetime.now(UTC) - timedelta(minutes=1)
@@ -84,9 +90,7 @@ def test_a_process_killed_after_the_index_write_before_the_commit_leaves_no_hist
 def test_a_process_killed_after_the_commit_before_its_index_rows_gets_them_from_the_events_retry(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
-    engine = build_engine(settings)
-    create_compliant_server(sdk, server_name)
-    engine.handle_many(arm.drain_events())
+    engine = watched(settings, sdk, arm, server_name)
     set_parameter(sdk, server_name, "aad_auth_only", "OFF")
     events = arm.drain_events()
     since = datetime.now(UTC) - timedelta(minutes=1)
@@ -109,9 +113,7 @@ def test_a_process_killed_after_the_commit_before_its_index_rows_gets_them_from_
 def test_a_process_killed_after_the_commit_before_the_post_is_sent_once_through_the_retry_and_the_sweep(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
-    engine = build_engine(settings)
-    create_compliant_server(sdk, server_name)
-    engine.handle_many(arm.drain_events())
+    engine = watched(settings, sdk, arm, server_name)
     set_parameter(sdk, server_name, "aad_auth_only", "OFF")
     events = arm.drain_events()
     run_killed(settings, events, """
@@ -135,9 +137,7 @@ def test_a_process_killed_after_the_commit_before_the_post_is_sent_once_through_
 def test_a_sweep_killed_after_delivery_before_the_marker_is_removed_sends_nothing_twice(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
-    engine = build_engine(settings)
-    create_compliant_server(sdk, server_name)
-    engine.handle_many(arm.drain_events())
+    engine = watched(settings, sdk, arm, server_name)
     set_parameter(sdk, server_name, "require_secure_transport", "OFF")
     teams.add_fault(503)
     with pytest.raises(RetryableFailure):
@@ -162,9 +162,7 @@ def test_a_sweep_killed_after_delivery_before_the_marker_is_removed_sends_nothin
 def test_the_sweep_with_nothing_pending_reads_one_partition_whatever_the_history_holds(
     settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
 ) -> None:
-    engine = build_engine(settings)
-    create_compliant_server(sdk, server_name)
-    engine.handle_many(arm.drain_events())
+    engine = watched(settings, sdk, arm, server_name)
     for value in ("OFF", "ON", "OFF", "ON"):
         set_parameter(sdk, server_name, "aad_auth_only", value)
         engine.handle_many(arm.drain_events())
@@ -179,9 +177,7 @@ def test_the_sweep_with_nothing_pending_reads_one_partition_whatever_the_history
 def test_known_servers_history_since_and_ack_read_through_the_index(
     settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
 ) -> None:
-    engine = build_engine(settings)
-    create_compliant_server(sdk, server_name)
-    engine.handle_many(arm.drain_events())
+    engine = watched(settings, sdk, arm, server_name)
     set_parameter(sdk, server_name, "aad_auth_only", "OFF")
     [event] = arm.drain_events()
     engine.handle_many([event])
