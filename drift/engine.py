@@ -264,13 +264,8 @@ class DriftEngine:
                 if self.rechecks is not None:
                     self.rechecks.defer_group(ref.server_id, str(event.correlation_id), self.group_window)
                 queued = []
-            sent = self.outbox.deliver(ref.server_id, queued, [i for i in rows.outbox if i.row_key not in
-                                                               {q.row_key for q in queued}], owner)
-            delivered = [i for i in queued if i.row_key in sent]
-            outcome.alerts_sent = len({i.correlation_id or i.row_key for i in delivered})
-            for item in delivered:
-                for record in item.alert.records:
-                    record.alert_status = AlertStatus.SENT.value
+            outcome.alerts_sent = self.outbox.deliver_committed(
+                ref.server_id, queued, [i for i in rows.outbox if i.row_key not in {q.row_key for q in queued}], owner)
             return outcome
         raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
 

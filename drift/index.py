@@ -83,7 +83,7 @@ class StoreIndex:
                           "pk": partition, "row_key": row_key, "landed": False, "created_at": now.isoformat()}
             copies.append(copy)
         lasting: dict[str, dict[str, Any]] = {}
-        if "/flexibleservers/" in server_id.lower():  # not a subscription-level setting's partition
+        if not partition.startswith("~"):  # a server's partition (`~…` are the app's own: settings, index)
             lasting[f"{SERVER}{_subscription(partition)}|{partition}"] = {"pk": partition, "server_id": server_id}
         with self._lock:
             rows.update({k: v for k, v in lasting.items() if k not in self._known})

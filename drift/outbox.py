@@ -27,7 +27,7 @@ from typing import Protocol
 
 from drift.errors import RetryableFailure
 from drift.keys import GROUPING
-from drift.model import Alert, Severity
+from drift.model import Alert, AlertStatus, Severity
 from drift.store import BaselineStore, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,17 @@ class AlertOutbox:
         if errors:
             raise RetryableFailure("alert delivery failed: " + "; ".join(errors))
         return sent
+
+    def deliver_committed(self, server_id: str, queued: list[OutboxItem], leftovers: list[OutboxItem],
+                          owner: str) -> int:
+        """`deliver` for what a commit just queued: the records of each alert sent are marked `sent` (as
+        the `delivered` write marked their rows). Returns the number of cards sent for `queued`."""
+        sent = self.deliver(server_id, queued, leftovers, owner)
+        delivered = [i for i in queued if i.row_key in sent]
+        for item in delivered:
+            for record in item.alert.records:
+                record.alert_status = AlertStatus.SENT.value
+        return len({i.correlation_id or i.row_key for i in delivered})
 
     def send_group(self, server_id: str, correlation_id: str, owner: str) -> int:
         """Claim, in one transaction, every pending alert of this server from one operation, and send them

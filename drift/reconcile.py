@@ -171,10 +171,14 @@ class Reconciler:
             save(False)  # what is done stays done: the next run resumes from here
             log.warning("reconcile %s stopped after %d servers: %s", subscription_id, report.checked, report.errors[0])
         else:
-            for handled in subscription.reconcile(self.engine, subscription_id, run_id,
-                                                  [str(s.get("name") or "") for s in servers]):
-                report.recorded += len(handled.records)
-                report.alerts += handled.alerts_sent
+            try:
+                for handled in subscription.reconcile(self.engine, subscription_id, run_id,
+                                                      [str(s.get("name") or "") for s in servers]):
+                    report.recorded += len(handled.records)
+                    report.alerts += handled.alerts_sent
+            except Exception as exc:  # the servers are done: their closing and the checkpoint still are
+                log.warning("reconcile %s: the subscription's own settings failed: %s", subscription_id, exc)
+                report.errors.append(f"subscription settings: {type(exc).__name__}: {exc}")
             listed = {str(s["id"]).lower() for s in servers}
             for gone in store.known_servers(subscription_id):
                 if gone.lower() not in listed:

@@ -25,9 +25,10 @@ from typing import Any
 
 import detectors
 from detectors import Context
+from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller
 from drift.judging import judged_change
-from drift.model import AlertStatus, HistoryRecord, Verdict
+from drift.model import HistoryRecord, Verdict
 from drift.outbox import AlertOutbox, new_owner
 from drift.policy import Policy
 from drift.readers import SUBSCRIPTION_READS
@@ -143,9 +144,6 @@ def check(found: Target, event: ArmEvent, *, reader: Any, store: Any, outbox: Al
             continue
         result.records = [c.record for c in changes if c.record]
         result.status = "recorded" if result.records else "unchanged"
-        result.alerts_sent = len(outbox.deliver(found.partition, queued, [], owner))
-        for record in result.records:
-            if record.alert_status == AlertStatus.PENDING.value and result.alerts_sent:
-                record.alert_status = AlertStatus.SENT.value
+        result.alerts_sent = outbox.deliver_committed(found.partition, queued, rows.outbox, owner)
         return result
-    raise RuntimeError(f"event {event.id}: {found.resource_id} kept changing over {max_attempts} attempts")
+    raise RetryableFailure(f"event {event.id}: {found.resource_id} kept changing over {max_attempts} attempts")

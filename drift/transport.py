@@ -9,6 +9,7 @@ with `use_env_settings=False`, and when one is, they keep honouring it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,8 +19,19 @@ _READ_PER_REQUEST = ("requests_ca_bundle", "curl_ca_bundle", "netrc")
 
 
 def client_options(env: Mapping[str, str] | None = None, netrc: Path | None = None) -> dict[str, Any]:
-    """Keyword arguments for an azure-core client (or `PipelineClient`)."""
-    env = os.environ if env is None else env
+    """Keyword arguments for an azure-core client (or `PipelineClient`): the process's environment is
+    looked at once, however many clients are built."""
+    if env is None and netrc is None:
+        return dict(_process_options())
+    return _options(os.environ if env is None else env, netrc)
+
+
+@functools.cache
+def _process_options() -> tuple[tuple[str, Any], ...]:
+    return tuple(_options(os.environ, None).items())
+
+
+def _options(env: Mapping[str, str], netrc: Path | None) -> dict[str, Any]:
     netrc = Path("~/.netrc").expanduser() if netrc is None else netrc
     if any(k.lower().endswith("_proxy") or k.lower() in _READ_PER_REQUEST for k in env) or netrc.exists():
         return {}

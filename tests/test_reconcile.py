@@ -195,3 +195,19 @@ def test_a_checkpoint_that_cannot_be_read_is_logged_and_discarded_and_the_scan_s
     engine.store.save_checkpoint(sub, {**good, **damage})  # and the CLI, which died with a traceback
     assert main(["scan", "--subscription", sub, "--endpoints-file", str(endpoints_file)]) == 0
     assert f"{sub}: 3 server(s) checked" in capsys.readouterr().out
+
+
+def test_a_failing_subscription_setting_read_still_lets_the_scan_close_gone_servers_and_finish(
+    settings: Settings, arm: ArmStandIn,
+) -> None:
+    engine = build_engine(settings)
+    names = fleet(arm, 2, "plan")
+    Reconciler(engine).scan([OTHER_SUB])
+    arm._servers.pop(next(k for k in arm._servers if k[2] == names[0]))
+    arm.add_fault(status=403, times=50, method="GET", path_contains="Microsoft.Security/pricings")
+
+    with pytest.raises(RetryableFailure, match=r"subscription settings: .*403"):
+        Reconciler(engine).scan([OTHER_SUB])  # the run says it failed ...
+    gone = f"/subscriptions/{OTHER_SUB}/resourceGroups/rg-fleet/providers/Microsoft.DBforMySQL/flexibleServers/"
+    assert engine.store.history(server_id=gone + names[0])[0].after == "deleted", "... but closed the gone server"
+    assert engine.store.checkpoint(OTHER_SUB.lower())["completed"], "... and completed its checkpoint"
