@@ -51,13 +51,12 @@ def _credential(settings: Settings) -> Any:
     return deferred(build)
 
 
-def build_store(settings: Settings) -> BaselineStore:
+def build_store(settings: Settings, credential: Any = None) -> BaselineStore:
+    """The table of baselines, history and outbox; by managed identity, the app's one credential."""
     if settings.storage_connection_string:
         return BaselineStore.from_connection_string(settings.storage_connection_string, settings.table_name)
-    from azure.identity import DefaultAzureCredential
-
-    credential = DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
-    return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name, credential)
+    return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name,
+                                       credential or _credential(settings))
 
 
 def build_arm_budget(settings: Settings, credential: Any = None) -> SharedBucket:
@@ -79,7 +78,7 @@ def build_arm_budget(settings: Settings, credential: Any = None) -> SharedBucket
     return SharedBucket(deferred(table), fallback_share=settings.max_instances)
 
 
-def build_rechecks(settings: Settings) -> RecheckQueue | None:
+def build_rechecks(settings: Settings, credential: Any = None) -> RecheckQueue | None:
     """The queue of deferred re-checks, on the same storage account as the table (None if there is none)."""
     if settings.storage_connection_string:
         cs = settings.storage_connection_string
@@ -88,7 +87,7 @@ def build_rechecks(settings: Settings) -> RecheckQueue | None:
         return RecheckQueue.from_connection_string(cs, settings.recheck_queue)
     if settings.storage_queue_endpoint:
         return RecheckQueue.from_endpoint(settings.storage_queue_endpoint, settings.recheck_queue,
-                                          _credential(settings))
+                                          credential or _credential(settings))
     return None
 
 
@@ -130,12 +129,12 @@ def build_engine(settings: Settings) -> DriftEngine:
                        bucket=build_arm_budget(settings, credential))
     names = PrincipalNames(credential, graph_endpoint=settings.graph_endpoint) if settings.resolve_principals else None
     # The store is built on first use: an ignored event never imports azure-data-tables or a transport.
-    store = deferred(lambda: build_store(settings))
+    store = deferred(lambda: build_store(settings, credential))
     return DriftEngine(reader, store, build_notifiers(settings, credential),
                        policy=load_policy(settings.policy_file), principal_names=names,
                        group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute,
                        subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id,
-                       rechecks=build_rechecks(settings))
+                       rechecks=build_rechecks(settings, credential))
 
 
 def engine() -> DriftEngine:

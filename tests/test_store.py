@@ -109,3 +109,19 @@ def test_known_servers_of_a_subscription_are_exactly_its_own_not_those_of_an_id_
 
     assert store.known_servers(first) == [ids[first]]
     assert store.known_servers(second) == [ids[second]]
+
+
+def test_the_app_builds_one_credential_for_arm_tables_and_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second credential would mean a second managed-identity token fetch on the first event that writes."""
+    from drift import runtime
+    from drift.config import Settings
+
+    built: list[object] = []
+    make = runtime._credential
+    monkeypatch.setattr(runtime, "_credential", lambda settings: built.append(settings) or make(settings))
+    settings = Settings(local_credential=True, notifiers=["console"],
+                        storage_table_endpoint="https://account.table.core.windows.net",
+                        storage_queue_endpoint="https://account.queue.core.windows.net")
+    engine = runtime.build_engine(settings)
+    assert engine.store.index is not None  # the table client is built now, on first use
+    assert len(built) == 1
