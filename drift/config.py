@@ -24,6 +24,10 @@
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `DRIFT_MAX_INSTANCES`             | the app's maximum instance count (default 40): a process falls |
 |                                   | back to 1/N of ARM's read budget while its table is unreachable |
+| `DRIFT_LOGS_ENDPOINT`             | Log Analytics export: the data collection endpoint's logs ingestion URL |
+|                                   | (`https://DCE.REGION-1.ingest.monitor.azure.com`); unset: no export |
+| `DRIFT_LOGS_RULE_ID`              | the data collection rule's immutableId (`dcr-…`)               |
+| `DRIFT_LOGS_STREAM`               | the rule's stream (default `Custom-MySqlDrift_CL`)             |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
 
@@ -94,6 +98,9 @@ class Settings:
     storage_queue_endpoint: str | None = None
     recheck_queue: str = "drift-rechecks"
     max_instances: int = 40
+    logs_endpoint: str | None = None
+    logs_rule_id: str | None = None
+    logs_stream: str = "Custom-MySqlDrift_CL"
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -129,6 +136,9 @@ class Settings:
             storage_queue_endpoint=env.get("DRIFT_STORAGE_QUEUE_ENDPOINT") or None,
             recheck_queue=env.get("DRIFT_RECHECK_QUEUE") or "drift-rechecks",
             max_instances=int(env.get("DRIFT_MAX_INSTANCES") or 40),
+            logs_endpoint=env.get("DRIFT_LOGS_ENDPOINT") or None,
+            logs_rule_id=env.get("DRIFT_LOGS_RULE_ID") or None,
+            logs_stream=env.get("DRIFT_LOGS_STREAM") or "Custom-MySqlDrift_CL",
         )
 
     @classmethod
@@ -152,6 +162,9 @@ class Settings:
             policy_file=base.policy_file,
             graph_endpoint=data.get("graph_endpoint") or base.graph_endpoint,
             watched_subscriptions=[str(data["subscription_id"]).lower()] if data.get("subscription_id") else [],
+            logs_endpoint=data.get("logs_ingestion_endpoint") or None,
+            logs_rule_id=data.get("logs_rule_id") or None,
+            logs_stream=base.logs_stream,
         )
 
     def validate(self) -> None:
@@ -169,6 +182,11 @@ class Settings:
             raise ConfigError("notifier 'channel' needs DRIFT_TEAMS_CHANNEL as TEAM_ID/CHANNEL_ID")
         if "eventgrid" in self.notifiers and not self.eventgrid_endpoint:
             raise ConfigError("notifier 'eventgrid' needs DRIFT_EVENTGRID_ENDPOINT")
+        if self.logs_endpoint and not self.logs_rule_id:
+            raise ConfigError("DRIFT_LOGS_ENDPOINT is set but DRIFT_LOGS_RULE_ID (the data collection rule's "
+                              "immutableId) is not: no history row could be exported")
+        if self.logs_endpoint and urlsplit(self.logs_endpoint.strip()).scheme.lower() != "https":
+            raise ConfigError("DRIFT_LOGS_ENDPOINT is not an https:// URL (the token is sent only over TLS)")
         unknown = set(self.notifiers) - {"teams", "mail", "channel", "eventgrid", "console"}
         if unknown:
             raise ConfigError(f"unknown notifier(s) in DRIFT_NOTIFIERS: {', '.join(sorted(unknown))}")

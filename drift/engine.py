@@ -37,6 +37,7 @@ from drift import routing, subscription
 from drift.armid import ServerRef, mysql_server_ref
 from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
+from drift.exports import LogExporter
 from drift.judging import canonical, judged_change
 from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
 from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
@@ -88,11 +89,12 @@ class DriftEngine:
                  group_window: float = 0.0, alerts_per_minute: int = 0,
                  subscriptions: Iterable[str] = (), tenant_id: str | None = None,
                  rechecks: RecheckQueue | None = None, recheck_delays: Sequence[float] = (15, 30, 60, 120, 300),
-                 clock: Callable[[], datetime] = _now, max_attempts: int = 6) -> None:
+                 clock: Callable[[], datetime] = _now, max_attempts: int = 6, logs: Any = None) -> None:
         self.reader = reader
         self.store = store
         self.outbox = AlertOutbox(store, notifiers, alerts_per_minute=alerts_per_minute, clock=clock,
                                   max_attempts=max_attempts)
+        self.exports = LogExporter(store, logs, clock=clock)  # `logs`: a LogsUploader, None when off
         self.policy = policy or Policy()
         self.principal_names = principal_names
         self.group_window = group_window
@@ -114,21 +116,29 @@ class DriftEngine:
         self.outbox.notifiers = list(value)
 
     def sweep(self) -> dict[str, int]:
-        """The alert sweep (a timer): see `AlertOutbox.sweep`."""
-        return self.outbox.sweep(new_owner())
+        """The alert sweep (a timer), `AlertOutbox.sweep`, then the Log Analytics export's, `LogExporter.sweep`
+        (after the alerts, so that the rows it sends show their alerts sent; and also when some alert failed)."""
+        try:
+            swept = self.outbox.sweep(new_owner())
+        finally:
+            exported = self.exports.sweep()
+        return {**swept, **exported}
 
     # -- entry points -------------------------------------------------------------------------
 
     def handle_many(self, raw_events: Iterable[Any]) -> list[Outcome]:
-        """Every event of a batch, each on its own; raises RetryableFailure at the end if any must be retried."""
+        """Every event of a batch, each on its own; raises RetryableFailure at the end if any must be retried.
+
+        The history rows the batch recorded go to Log Analytics in one upload at its end (`drift.exports`)."""
         outcomes = []
-        for raw in raw_events:
-            try:
-                outcomes.append(self.handle(raw))
-            except Exception as exc:  # one event's failure must not stop the batch
-                event_id = raw.get("id") if isinstance(raw, dict) else None
-                log.exception("event %s failed and should be delivered again: %s", event_id, exc)
-                outcomes.append(Outcome(event_id, "failed", detail=f"{type(exc).__name__}: {exc}"))
+        with self.exports.batch():
+            for raw in raw_events:
+                try:
+                    outcomes.append(self.handle(raw))
+                except Exception as exc:  # one event's failure must not stop the batch
+                    event_id = raw.get("id") if isinstance(raw, dict) else None
+                    log.exception("event %s failed and should be delivered again: %s", event_id, exc)
+                    outcomes.append(Outcome(event_id, "failed", detail=f"{type(exc).__name__}: {exc}"))
         failed = [f"{o.event_id} ({o.detail})" for o in outcomes if o.status == "failed"]
         if failed:
             raise RetryableFailure(f"{len(failed)} event(s) failed: {'; '.join(failed)}")
@@ -174,7 +184,8 @@ class DriftEngine:
 
     def handle_many_rechecks(self, payloads: Iterable[dict[str, Any]]) -> list[Outcome]:
         """Queue messages delivered by the queue trigger (the Functions host deletes them on success)."""
-        return [self.handle_queued(p) for p in payloads]
+        with self.exports.batch():
+            return [self.handle_queued(p) for p in payloads]
 
     def process_rechecks(self) -> list[Outcome]:
         """Handle the queue messages that are due (the queue trigger's work, or the local pump's)."""
@@ -182,7 +193,8 @@ class DriftEngine:
             return []
         outcomes = []
         for message, payload in self.rechecks.due():
-            outcomes.append(self.handle_queued(payload))
+            with self.exports.batch():
+                outcomes.append(self.handle_queued(payload))
             self.rechecks.done(message)
         return outcomes
 
@@ -212,7 +224,8 @@ class DriftEngine:
                          operation_name="reconcile", subscription_id=ref.server.subscription_id, tenant_id=None,
                          correlation_id=None, caller=Caller(name="reconcile (no caller known)"), client_ip=None,
                          schema="reconcile")
-        return self._recheck(Plan(event, ref, detectors.all_reads()), read)
+        with self.exports.batch():
+            return self._recheck(Plan(event, ref, detectors.all_reads()), read)
 
     def close_gone(self, server_id: str, run_id: str) -> Outcome:
         """A server the scan no longer finds: its baselines are closed, as a delete event would."""
@@ -222,7 +235,8 @@ class DriftEngine:
                          time=self.clock(), operation_name="reconcile", subscription_id=ref.server.subscription_id,
                          tenant_id=None, correlation_id=None, caller=Caller(name="reconcile (no caller known)"),
                          client_ip=None, schema="reconcile")
-        return self._close(Plan(event, ref, [routing.SERVER_DELETED]), confirm=False)
+        with self.exports.batch():
+            return self._close(Plan(event, ref, [routing.SERVER_DELETED]), confirm=False)
 
     def _recheck(self, plan: Plan, read: Callable[[ServerRef, str], Any] | None = None, attempt: int = 0) -> Outcome:
         event, ref = plan.event, plan.server

@@ -12,7 +12,8 @@ keeps small marker rows, read by key range:
 - `server|{subscription}|{server}`: a watched server with baselines (the scan's known servers);
 - `at|{inverted ms}|…|{server}`: a copy of each history row, newest first (`history --since` reads
   one key range of it, whatever the number of servers);
-- `event|{event id}|{server}`: the server the event was recorded on (`ack EVENT_ID`).
+- `event|{event id}|{server}`: the server the event was recorded on (`ack EVENT_ID`);
+- `export|{server}|{export marker}`: history rows not yet in Log Analytics (`drift.exports`).
 
 A marker cannot share a transaction with the rows it points at (a transaction holds one
 partition), so the index batch goes out beside the commit, and markers are removed only after
@@ -36,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 INDEX = "~index"
-ALERT, SERVER, COPY, EVENT = "alert|", "server|", "at|", "event|"
+ALERT, SERVER, COPY, EVENT, EXPORT = "alert|", "server|", "at|", "event|", "export|"
 STALE_AFTER = timedelta(minutes=2)  # a marker older than this whose row is missing will never see it land
 
 
@@ -64,7 +65,8 @@ class StoreIndex:
         self._lock = threading.Lock()
 
     def before_commit(self, partition: str, server_id: str, *, now: datetime, event_ids: Iterable[str],
-                      outbox_keys: Iterable[str], history: Iterable[tuple[str, dict[str, Any]]] = ()) -> list[str]:
+                      outbox_keys: Iterable[str], history: Iterable[tuple[str, dict[str, Any]]] = (),
+                      export_keys: Iterable[str] = ()) -> list[str]:
         """Write the markers of a commit about to happen, in one transaction of the index partition.
 
         `history` is (row key, entity) of the history rows the commit writes; their copies are
@@ -74,6 +76,8 @@ class StoreIndex:
         rows: dict[str, dict[str, Any]] = {}
         for key in outbox_keys:
             rows[f"{ALERT}{partition}|{key}"] = {"pk": partition, "row_key": key, "created_at": now.isoformat()}
+        for key in export_keys:
+            rows[f"{EXPORT}{partition}|{key}"] = {"pk": partition, "row_key": key, "created_at": now.isoformat()}
         for event_id in event_ids:
             rows[f"{EVENT}{event_key(event_id)}|{partition}"] = {"pk": partition}
         copies = []
@@ -148,6 +152,36 @@ class StoreIndex:
 
     def alert_gone(self, partition: str, outbox_key: str) -> None:
         self._delete(f"{ALERT}{partition}|{outbox_key}")
+
+    def exports(self) -> list[Any]:
+        """Copies of the export markers of commits whose rows are not in Log Analytics yet."""
+        return self._range(EXPORT)
+
+    def mark_exports(self, marks: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Note on export copies, keyed by (partition, marker), why their upload failed: one transaction a 100."""
+        from azure.data.tables import UpdateMode
+
+        items = [({"PartitionKey": INDEX, "RowKey": f"{EXPORT}{pk}|{key}", "pk": pk, "row_key": key, **values})
+                 for (pk, key), values in marks.items()]
+        for start in range(0, len(items), 100):
+            self._trip()
+            batch = items[start:start + 100]
+            self._table.submit_transaction([("upsert", e, {"mode": UpdateMode.MERGE}) for e in batch])
+
+    def exports_gone(self, keys: list[tuple[str, str]]) -> None:
+        """Remove export copies (their rows went out, or their commit never landed): one transaction a 100,
+        one delete each if one of them was gone already (a transaction fails as a whole)."""
+        from azure.data.tables import TableTransactionError
+
+        row_keys = [f"{EXPORT}{pk}|{key}" for pk, key in keys]
+        for start in range(0, len(row_keys), 100):
+            chunk = row_keys[start:start + 100]
+            try:
+                self._trip()
+                self._table.submit_transaction([("delete", {"PartitionKey": INDEX, "RowKey": k}) for k in chunk])
+            except TableTransactionError:
+                for key in chunk:
+                    self._delete(key)
 
     def servers(self, subscription_id: str) -> list[tuple[str, str]]:
         """(server id, partition) of every server marked in one subscription: one row per server."""

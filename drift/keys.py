@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote
 BASELINE = "baseline|"
 HISTORY = "history|"
 OUTBOX = BASELINE + "~outbox|"
+EXPORT = "export|"  # a commit's history rows not yet in Log Analytics (drift.exports)
 MAX_TRANSACTION = 100
 GROUPING = "~grouping"  # the lease owner of alerts waiting for their operation's other changes
 POSTURE = "posture"  # the alert group of a new server's full posture check

@@ -125,7 +125,8 @@ def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: s
             )
             changes.append(Change(name, state, baseline, record))
         try:
-            engine.store.commit(ref.server_id, ref.name, changes, owner=new_owner(), now=when)
+            with engine.exports.batch():  # the accepted state's history rows go to Log Analytics at once
+                engine.store.commit(ref.server_id, ref.name, changes, owner=new_owner(), now=when)
         except ConcurrentUpdate:
             continue
         dropped = engine.store.drop_alerts(ref.server_id, {c.setting for c in changes})

@@ -54,9 +54,22 @@ def _credential(settings: Settings) -> Any:
 def build_store(settings: Settings, credential: Any = None) -> BaselineStore:
     """The table of baselines, history and outbox; by managed identity, the app's one credential."""
     if settings.storage_connection_string:
-        return BaselineStore.from_connection_string(settings.storage_connection_string, settings.table_name)
-    return BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name,
-                                       credential or _credential(settings))
+        store = BaselineStore.from_connection_string(settings.storage_connection_string, settings.table_name)
+    else:
+        store = BaselineStore.from_endpoint(str(settings.storage_table_endpoint), settings.table_name,
+                                            credential or _credential(settings))
+    store.exports = bool(settings.logs_endpoint)  # every commit's history rows wait for their export
+    return store
+
+
+def build_logs(settings: Settings, credential: Any = None) -> Any:
+    """The Log Analytics export's uploader (None when DRIFT_LOGS_ENDPOINT is unset); no SDK import yet."""
+    if not settings.logs_endpoint:
+        return None
+    from drift.loganalytics import LogsUploader
+
+    return LogsUploader(settings.logs_endpoint, str(settings.logs_rule_id), credential or _credential(settings),
+                        stream=settings.logs_stream, connection_verify=settings.arm_ca_bundle or True)
 
 
 def build_arm_budget(settings: Settings, credential: Any = None) -> SharedBucket:
@@ -134,7 +147,7 @@ def build_engine(settings: Settings) -> DriftEngine:
                        policy=load_policy(settings.policy_file), principal_names=names,
                        group_window=settings.group_window, alerts_per_minute=settings.alerts_per_minute,
                        subscriptions=settings.watched_subscriptions, tenant_id=settings.tenant_id,
-                       rechecks=build_rechecks(settings, credential))
+                       rechecks=build_rechecks(settings, credential), logs=build_logs(settings, credential))
 
 
 def engine() -> DriftEngine:

@@ -12,6 +12,8 @@ Row keys, readable in Storage Explorer:
   new server). `~` sorts after every setting name, so one range query returns a server's
   baselines and its undelivered alerts.
 - `history|{inverted ms}|{setting}|{event}`: one detected change; newest sorts first.
+- `export|{first history row key of a commit}`: that commit's history rows, not yet in Log
+  Analytics (written with them when the export is on; `drift.exports`).
 
 Keys are made in `drift.keys`, the operations on outbox rows after the commit live in
 `drift.outbox_rows`, and the `~index` partition that cross-server questions read in `drift.index`.
@@ -27,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from drift import exports
 from drift.entities import pack, unpack
 from drift.index import STALE_AFTER, StoreIndex
 from drift.keys import (
     BASELINE,
     CHECKPOINT,
+    EXPORT,
     GROUPING,
     HISTORY,
     MAX_TRANSACTION,
@@ -90,6 +94,8 @@ class ConcurrentUpdate(Exception):
 
 class BaselineStore(OutboxRows):
     """Drift state of every watched server in one table (`azure-data-tables`)."""
+
+    exports = False  # write export markers with history rows (the Log Analytics export is on)
 
     def __init__(self, table_client: Any) -> None:
         self._table = table_client
@@ -194,6 +200,7 @@ class BaselineStore(OutboxRows):
             if change.record is not None:
                 operations.append(("create", {"PartitionKey": pk, "RowKey": history_keys[index],
                                               **_history_entity(change.record)}))
+        marker = self._export_marker(pk, list(history_keys.values()), now, operations)
         changed = {c.setting for c in changes}
         operations += [("update", {"PartitionKey": pk, "RowKey": BASELINE + g.setting},
                         {"mode": UpdateMode.MERGE, "etag": g.etag, "match_condition": MatchConditions.IfNotModified})
@@ -225,7 +232,8 @@ class BaselineStore(OutboxRows):
             self.index.before_commit, pk, server_id, now=now,
             event_ids={c.record.event_id for c in changes if c.record},
             outbox_keys=[q.row_key for q in queued if q.marked],  # the others are the event path's to finish
-            history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)])
+            history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)],
+            export_keys=[marker] if marker else [])
         try:
             self._trip()
             results = self._table.submit_transaction(operations)
@@ -235,6 +243,9 @@ class BaselineStore(OutboxRows):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
         index.result()
+        if marker:
+            exports.note(pk, marker, [(history_keys[i], c.record) for i, c in enumerate(changes)
+                                      if c.record is not None])
         etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results, strict=True)}
         for item in queued:
             item.etag = etags.get(item.row_key)
@@ -249,9 +260,49 @@ class BaselineStore(OutboxRows):
         rows = list(self._table.query_entities(
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and event_id eq @id",
             parameters={"pk": pk, "id": event_id, "lo": HISTORY, "hi": HISTORY[:-1] + "}"}))
+        commits: dict[str, list[str]] = {}  # the history rows of one commit share their time
+        for r in rows:
+            commits.setdefault(r["RowKey"].split("|")[1], []).append(r["RowKey"])
         self.index.before_commit(pk, server_id, now=now, event_ids=[event_id] if rows else [],
                                  outbox_keys=[i.row_key for i in outbox if i.marked],
-                                 history=[(r["RowKey"], dict(r)) for r in rows])
+                                 history=[(r["RowKey"], dict(r)) for r in rows],
+                                 export_keys=[EXPORT + min(keys) for keys in commits.values()] if self.exports else [])
+
+    def _export_marker(self, partition: str, history_keys: list[str], now: datetime,
+                       operations: list[tuple[Any, ...]]) -> str | None:
+        """Add a commit's export marker to its operations (when the export is on and it records history)."""
+        if not self.exports or not history_keys:
+            return None
+        marker = EXPORT + min(history_keys)
+        operations.append(("create", {"PartitionKey": partition, "RowKey": marker, "created_at": now.isoformat(),
+                                      "history_row_keys": json.dumps(sorted(history_keys))}))
+        return marker
+
+    def export_rows(self, partition: str, marker: str) -> list[tuple[str, HistoryRecord]] | None:
+        """The history rows an export marker names (row key, record), or None when the marker is gone:
+        a point read and one range query of the partition."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._trip()
+            keys = json.loads(self._table.get_entity(partition, marker)["history_row_keys"])
+        except ResourceNotFoundError:
+            return None
+        self._trip()
+        entities = self._table.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi",
+                                              parameters={"pk": partition, "lo": keys[0], "hi": keys[-1]})
+        wanted = set(keys)
+        return [(e["RowKey"], HistoryRecord.from_dict(unpack(e))) for e in entities if e["RowKey"] in wanted]
+
+    def export_done(self, partition: str, marker: str) -> None:
+        """The marker's rows are in Log Analytics."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._trip()
+            self._table.delete_entity(partition, marker)
+        except ResourceNotFoundError:
+            pass
 
     def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
         """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""
@@ -343,8 +394,10 @@ class BaselineStore(OutboxRows):
         ]
         history_rk = f"{HISTORY}{inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
         operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
+        history = [(history_rk, operations[-1][1])]
+        marker = self._export_marker(pk, [history_rk], now, operations)
         self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[],
-                                          history=[(history_rk, operations[-1][1])])
+                                 history=history, export_keys=[marker] if marker else [])
         try:
             self._trip()
             self._table.submit_transaction(operations)
@@ -352,6 +405,8 @@ class BaselineStore(OutboxRows):
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
+        if marker:
+            exports.note(pk, marker, [(history_rk, record)])
         self.index.server_gone(pk)
         return True
 

@@ -97,6 +97,13 @@ def reconcile(engine: Any, subscription_id: str, run_id: str, servers: list[str]
     """Check every subscription-level setting of a subscription a scan covers (source `reconcile`);
     `servers` are the names the scan listed (named in an alert without another read)."""
     out = []
+    with engine.exports.batch():
+        out += _reconcile(engine, subscription_id, run_id, servers)
+    return out
+
+
+def _reconcile(engine: Any, subscription_id: str, run_id: str, servers: list[str]) -> list[Handled]:
+    out = []
     for read, path in SUBSCRIPTION_READS.items():
         found = Target(subscription_id, read, f"/subscriptions/{subscription_id}/{path}")
         event = ArmEvent(id=f"reconcile-{run_id}-{read}", kind="Reconcile", subject=found.resource_id,

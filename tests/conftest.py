@@ -3,6 +3,7 @@ a fresh table and a fresh server name per test, so tests cannot see each other's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -19,7 +20,7 @@ from drift.local.arm import ArmStandIn
 from drift.local.azurite import Azurite
 from drift.local.contract import ContractCheck
 from drift.local.credential import LocalCredential
-from drift.local.receivers import GraphReceiver, TeamsReceiver
+from drift.local.receivers import GraphReceiver, LogsIngestionReceiver, TeamsReceiver
 from drift.local.spec import find_specs
 from drift.local.tls import LocalCA
 from drift.runtime import build_engine
@@ -142,6 +143,25 @@ def graph_session() -> Iterator[GraphReceiver]:
 def graph(graph_session: GraphReceiver) -> GraphReceiver:
     graph_session.clear()
     return graph_session
+
+
+@pytest.fixture(scope="session")
+def logs_session(ca: LocalCA) -> Iterator[LogsIngestionReceiver]:
+    with LogsIngestionReceiver(ssl_context=ca.server_context()) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def logs(logs_session: LogsIngestionReceiver) -> LogsIngestionReceiver:
+    """The Logs Ingestion receiver (a data collection endpoint and rule), with nothing received yet."""
+    logs_session.clear()
+    return logs_session
+
+
+@pytest.fixture
+def logs_settings(settings: Settings, logs: LogsIngestionReceiver) -> Settings:
+    """`settings` with the Log Analytics export on, to the `logs` receiver."""
+    return dataclasses.replace(settings, logs_endpoint=logs.endpoint, logs_rule_id=logs.rule_id)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from typing import Any
 
 # Heavy modules that only some paths should import.
 WATCHED = ("msgraph", "kiota_abstractions", "httpx", "aiohttp", "azure.storage.queue", "azure.eventgrid",
-           "azure.identity", "msal", "requests", "azure.data.tables", "azure.mgmt.mysqlflexibleservers")
+           "azure.identity", "msal", "requests", "azure.data.tables", "azure.mgmt.mysqlflexibleservers",
+           "azure.monitor.ingestion")
 
 
 def rss_mb() -> float:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from drift.local.httpd import JsonRequestHandler, TrackingHTTPServer
 
@@ -347,7 +347,7 @@ def _graph_error(code: str, message: str) -> JsonDict:
     }
 
 
-__all__ = ["GraphReceiver", "TeamsReceiver"]
+__all__ = ["GraphReceiver", "LogsIngestionReceiver", "TeamsReceiver"]
 
 
 class TopicReceiver(_Receiver):
@@ -380,3 +380,121 @@ class TopicReceiver(_Receiver):
                 return 400, {"error": {"code": "BadRequest", "message": "Expected CloudEvents 1.0."}}
             self._record(event)
         return 200, None
+
+
+LOGS_API_VERSION = "2023-01-01"
+LOGS_AUDIENCE = "https://monitor.azure.com"
+LOGS_MAX_BYTES = 1024 * 1024  # Azure's limit per call, compressed and uncompressed
+_LOGS_PATH = re.compile(r"^/datacollectionrules/([^/]+)/streams/([^/]+)$", re.IGNORECASE)
+
+
+class LogsIngestionReceiver(_Receiver):
+    """A data collection endpoint's Logs Ingestion API, for `azure-monitor-ingestion`'s LogsIngestionClient.
+
+    `POST /dataCollectionRules/{immutableId}/streams/{stream}?api-version=2023-01-01` with a JSON
+    array body, gzip-compressed when `Content-Encoding: gzip` says so, and a bearer token for the
+    audience `https://monitor.azure.com`: 204 on success, 401 without a token (or with one for another
+    audience), 404 for an unknown rule or stream, 400 for a body that is not a JSON array of objects,
+    413 over 1 MB (compressed or not). The error codes are inferred from Azure's documented shape
+    (`{"error": {"code", "message"}}`), not copied from a captured answer.
+
+    Serve it with TLS (`ssl_context`): the client refuses to send its token over plain http. It keeps
+    every row it accepted, per stream and decoded (`rows`), and every call, accepted or not (`calls`).
+    """
+
+    name = "logs-ingestion-receiver"
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None,
+                 rule_id: str | None = None, streams: tuple[str, ...] = ("Custom-MySqlDrift_CL",)) -> None:
+        super().__init__(host=host, port=port, ssl_context=ssl_context)
+        self.rule_id = rule_id or f"dcr-{uuid.uuid4().hex}"
+        self._rules: dict[str, set[str]] = {self.rule_id.lower(): {s.lower() for s in streams}}
+        self._calls: list[JsonDict] = []
+        self._request = threading.local()  # what the current request decoded (the server is threaded)
+
+    @property
+    def endpoint(self) -> str:
+        """What a data collection endpoint's `logsIngestion.endpoint` would be."""
+        return self.url
+
+    def rows(self, stream: str = "Custom-MySqlDrift_CL") -> list[JsonDict]:
+        """Every row accepted on `stream`, oldest first, as the client sent it (copies)."""
+        return [m["row"] for m in self.messages() if m["stream"].lower() == stream.lower()]
+
+    def calls(self) -> list[JsonDict]:
+        """Every upload request: `status`, `rows`, `bytes` (as sent) and `decoded_bytes`."""
+        with self._lock:
+            return [dict(c) for c in self._calls]
+
+    def clear(self) -> None:
+        super().clear()
+        with self._lock:
+            self._calls.clear()
+
+    def _is_service_path(self, path: str) -> bool:
+        return path.lower().startswith("/datacollectionrules/")
+
+    def _dispatch(self, method: str, raw_path: str, body: bytes,
+                  headers: Mapping[str, str]) -> tuple[int, Any, dict[str, str]]:
+        self._request.rows, self._request.decoded = 0, 0
+        self._request.query = parse_qs(urlsplit(raw_path).query)
+        status, answer, extra = super()._dispatch(method, raw_path, body, headers)
+        if self._is_service_path(unquote(urlsplit(raw_path).path)):
+            with self._lock:
+                self._calls.append({"status": status, "bytes": len(body), "path": raw_path,
+                                    "rows": self._request.rows, "decoded_bytes": self._request.decoded})
+        return status, answer, extra
+
+    def _route(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        from drift.local.credential import decode_unverified
+
+        match = _LOGS_PATH.match(path)
+        if method != "POST" or match is None:
+            return 404, _logs_error("NotFound", f"No route {method} {path}")
+        authorization = headers.get("authorization", "")
+        if not authorization.lower().startswith("bearer "):
+            return 401, _logs_error("MissingToken", "The request has no bearer token.")
+        audience = str(decode_unverified(authorization).get("aud") or "").rstrip("/")
+        if audience != LOGS_AUDIENCE:
+            return 401, _logs_error("InvalidToken", f"The token's audience {audience!r} is not {LOGS_AUDIENCE}.")
+        if self._request.query.get("api-version") != [LOGS_API_VERSION]:
+            return 400, _logs_error("UnsupportedApiVersion", f"Use api-version={LOGS_API_VERSION}.")
+        rule, stream = match.group(1), match.group(2)
+        if rule.lower() not in self._rules:
+            return 404, _logs_error("NotFound", f"Data collection rule with immutable Id '{rule}' not found.")
+        if stream.lower() not in self._rules[rule.lower()]:
+            return 404, _logs_error("InvalidStream",
+                                    f"Data collection rule '{rule}' has no stream declaration '{stream}'.")
+        if len(body) > LOGS_MAX_BYTES:
+            return 413, _too_large(len(body))
+        if headers.get("content-encoding", "").lower() == "gzip":
+            import gzip
+            import zlib
+
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                return 400, _logs_error("InvalidContentEncoding", "The body is not valid gzip.")
+        self._request.decoded = len(body)
+        if len(body) > LOGS_MAX_BYTES:
+            return 413, _too_large(len(body))
+        try:
+            rows = json.loads(body)
+        except ValueError:
+            return 400, _logs_error("InvalidPayload", "The body is not valid JSON.")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            return 400, _logs_error("InvalidPayload", "The body must be a JSON array of objects.")
+        with self._lock:
+            self._messages.extend({"stream": stream, "row": row} for row in rows)
+        self._request.rows = len(rows)
+        return 204, None
+
+
+def _logs_error(code: str, message: str) -> JsonDict:
+    return {"error": {"code": code, "message": message}}
+
+
+def _too_large(size: int) -> JsonDict:
+    return _logs_error("ContentLengthLimitExceeded",
+                       f"Maximum allowed content length: {LOGS_MAX_BYTES} bytes (1 MB). "
+                       f"Provided content length: {size} bytes.")

@@ -1,4 +1,4 @@
-"""The local stack: Azurite, the ARM stand-in, Teams and Graph receivers, and an event pump.
+"""The local stack: Azurite, the ARM stand-in, Teams, Graph and Logs Ingestion receivers, and an event pump.
 
 The pump plays Event Grid: it takes each event the ARM stand-in emits and hands it to the same
 `DriftEngine.handle_many` the Function's trigger calls. A delivery that raises is retried
@@ -20,7 +20,7 @@ from drift.config import Settings
 from drift.engine import DriftEngine, Outcome, RetryableFailure
 from drift.local.arm import ArmStandIn
 from drift.local.azurite import Azurite
-from drift.local.receivers import GraphReceiver, TeamsReceiver
+from drift.local.receivers import GraphReceiver, LogsIngestionReceiver, TeamsReceiver
 from drift.local.tls import LocalCA
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ class LocalStack:
         self.arm: ArmStandIn | None = None
         self.teams: TeamsReceiver | None = None
         self.graph: GraphReceiver | None = None
+        self.logs: LogsIngestionReceiver | None = None
         self.pump: EventPump | None = None
 
     def start(self) -> LocalStack:
@@ -164,6 +165,7 @@ class LocalStack:
         self.arm = ArmStandIn(self.ca.server_context()).start()
         self.teams = TeamsReceiver().start()
         self.graph = GraphReceiver().start()
+        self.logs = LogsIngestionReceiver(ssl_context=self.ca.server_context()).start()
         return self
 
     @property
@@ -174,7 +176,7 @@ class LocalStack:
         return self.azurite.connection_string
 
     def endpoints(self) -> dict[str, str]:
-        assert self.arm and self.ca and self.teams and self.graph
+        assert self.arm and self.ca and self.teams and self.graph and self.logs
         return {
             "arm_endpoint": self.arm.url,
             "ca_bundle": str(self.ca.ca_bundle),
@@ -184,6 +186,9 @@ class LocalStack:
             "teams_webhook_url": self.teams.webhook_url,
             "teams_messages_url": f"{self.teams.url}/messages",
             "graph_endpoint": self.graph.url,
+            "logs_ingestion_endpoint": self.logs.endpoint,
+            "logs_rule_id": self.logs.rule_id,
+            "logs_rows_url": f"{self.logs.url}/messages",
         }
 
     def write_endpoints(self, path: Path) -> None:
@@ -200,6 +205,8 @@ class LocalStack:
             table_name=self.table_name,
             notifiers=notifiers or ["teams"],
             teams_webhook_url=endpoints["teams_webhook_url"],
+            logs_endpoint=endpoints["logs_ingestion_endpoint"],
+            logs_rule_id=endpoints["logs_rule_id"],
         )
 
     def start_pump(self, engine: DriftEngine, **kwargs: Any) -> EventPump:
@@ -208,7 +215,7 @@ class LocalStack:
         return self.pump
 
     def stop(self) -> None:
-        for part in (self.pump, self.arm, self.teams, self.graph, self.azurite):
+        for part in (self.pump, self.arm, self.teams, self.graph, self.logs, self.azurite):
             if part is not None:
                 try:
                     part.stop()
