@@ -19,7 +19,8 @@ Failures. The history is committed, so an upload that fails does not fail the ev
 would deliver it again and re-read ARM just to export): the rows stay pending and the sweep sends
 them. A retryable failure (no answer, 408, 429 with its Retry-After, 5xx) is tried again by every
 sweep, after the Retry-After. A deterministic one (400, 401, 403, 404, a 413 for a single row)
-counts an attempt; after `max_attempts` the marker is *parked*: the sweep no longer sends it and
+counts an attempt and waits 1, 2, 4, 8 minutes before the next (a role assignment can take that
+long to apply); after `max_attempts` the marker is *parked*: the sweep no longer sends it and
 says, once per run, how many are parked and why. Removing `parked` from the index marker (or
 fixing the rule and calling `LogExporter.retry_parked`) sends them again.
 """
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # an index copy younger than this belongs to the invocation that wrote it
 STALE_AFTER = timedelta(minutes=2)  # a copy whose marker is missing this long after will never see it
+REFUSED_WAIT = timedelta(minutes=1)  # before a refused upload is tried again; doubles with each attempt
 
 
 @dataclass
@@ -155,10 +157,12 @@ class LogExporter:
             refused = failed[item.key]
             attempts = item.attempts + (0 if refused.retryable else 1)
             parked = attempts >= self.max_attempts
+            wait = (timedelta(seconds=refused.retry_after) if refused.retry_after
+                    else REFUSED_WAIT * 2 ** (attempts - 1) if not refused.retryable else None)
             marks[item.key] = {
                 "attempts": attempts, "parked": parked, "failed_at": now.isoformat(),
                 "last_status": refused.status or 0, "last_error": refused.message[:1000],
-                "not_before": (now + timedelta(seconds=refused.retry_after)).isoformat() if refused.retry_after else "",
+                "not_before": (now + wait).isoformat() if wait else "",
             }
             if refused.retryable:
                 out.retrying += 1

@@ -175,7 +175,9 @@ def test_a_refused_upload_is_not_retried_for_ever(
     create_server(sdk, server_name)
     logs.add_fault(400, times=100)
     exporting.handle_many(arm.drain_events())
-    for _ in range(exporting.exports.max_attempts + 3):
+    assert exporting.sweep()["export_pending"] == 0, "a refused upload waits before it is tried again"
+    for hour in range(1, exporting.exports.max_attempts + 3):
+        later(exporting, 3600 * hour)
         with caplog.at_level(logging.WARNING, logger="drift.exports"):
             caplog.clear()
             swept = exporting.sweep()
