@@ -29,9 +29,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drift.exports import LogExporter
 from drift.index import EVENT, INDEX, SERVER, copy_key, event_key
 from drift.keys import HISTORY, encode_key, inverted_ms
 from drift.local.azurite import Azurite
+from drift.loganalytics import LogsUploader
 from drift.store import BaselineStore
 
 SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -101,6 +103,9 @@ def fill(store: BaselineStore, rows: int, servers: int, registry: int, rng: rand
     return some_event
 
 
+UNUSED_UPLOADER = LogsUploader("https://127.0.0.1:9", "dcr-unused", None)  # nothing pending: never called
+
+
 def growth(sizes: list[int], servers: int, registry: int) -> None:
     print("history rows | what                    | queries | pages now | entities read | ms   "
           "| pages before (full scan)")
@@ -113,6 +118,7 @@ def growth(sizes: list[int], servers: int, registry: int) -> None:
             counted = Counted(store, total)
             checks = [
                 ("sweep, nothing pending", lambda s=store: s.pending_alerts()),
+                ("export sweep, nothing", lambda s=store: LogExporter(s, UNUSED_UPLOADER).sweep()),
                 ("history --since 24h", lambda s=store: s.history(since=datetime.now(UTC) - timedelta(hours=24))),
                 ("ack EVENT_ID", lambda s=store, e=event_id: s.acknowledge(e, "bench", "now")),
                 (f"known servers ({registry})", lambda s=store: s.known_servers(SUB)),

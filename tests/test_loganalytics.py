@@ -24,7 +24,7 @@ from drift.local.credential import LocalCredential
 from drift.local.receivers import LogsIngestionReceiver, TeamsReceiver
 from drift.local.tls import LocalCA
 from drift.local.writes import defender_plan
-from drift.loganalytics import LogsUploader, record_id, row
+from drift.loganalytics import LogsUploader, record_id, row, severity_id
 from drift.model import HistoryRecord
 from drift.review import accept
 from drift.runtime import build_engine
@@ -76,6 +76,15 @@ def test_a_row_has_exactly_the_columns_of_the_table_with_their_types() -> None:
     assert values["RecordId"] == record_id("p", "history|1") != record_id("p", "history|2")
     assert [row(dataclasses.replace(record, severity=s), partition="p", history_row_key="k")["SeverityId"]
             for s in ("info", "low", "medium", "high", "critical")] == [1, 2, 3, 4, 5]
+    assert values["FindingId"] == ""
+    record.finding_id = "0123456789abcdef"  # type: ignore[attr-defined]  # HistoryRecord.finding_id (findings)
+    assert row(record, partition="p", history_row_key="history|1")["FindingId"] == "0123456789abcdef"
+
+
+def test_the_severity_id_is_ocsfs() -> None:
+    ocsf = pytest.importorskip("drift.ocsf", reason="drift/ocsf.py comes with the ocsf branch")
+    assert [severity_id(s) for s in ("info", "low", "medium", "high", "critical")] == [
+        ocsf.severity_id(s) for s in ("info", "low", "medium", "high", "critical")]
 
 
 def test_the_rows_of_an_event_batch_arrive_in_one_gzip_call_with_their_values(
@@ -327,3 +336,29 @@ def test_the_marker_is_in_the_commit_and_the_index(
     assert (copy["pk"], copy["row_key"]) == (pk, marker["RowKey"])
     history = exporting.store.export_rows(pk, marker["RowKey"])
     assert history is not None and {r.event_id for _, r in history} == {event["id"]}
+
+
+def test_a_scan_exports_each_server_it_checks_in_one_upload(exporting: DriftEngine, arm: ArmStandIn,
+                                                            logs: LogsIngestionReceiver) -> None:
+    from drift.reconcile import Reconciler
+
+    subscription = str(uuid.uuid4())
+    names = [f"fleet-{n}" for n in range(3)]
+    for name in names:
+        arm.seed_server(subscription, "rg-fleet", name, properties={"network": {"publicNetworkAccess": "Disabled"}})
+    [report] = Reconciler(exporting, workers=1).scan([subscription])
+    rows, calls = logs.rows(), logs.calls()
+    assert report.recorded == len(rows) > len(names)
+    assert len(calls) == len(names) + 1, "one upload per server checked, one for the subscription's plan"
+    start, servers = 0, []
+    for call in calls:
+        assert call["status"] == 204
+        servers.append({r["Server"] for r in rows[start:start + call["rows"]]})
+        start += call["rows"]
+    assert servers == [{n} for n in names] + [{f"subscription {subscription}"}]
+    assert {r["Operation"] for r in rows} == {"reconcile"} and pending_markers(exporting) == []
+
+    logs.clear()
+    arm._servers.pop(next(k for k in arm._servers if k[2] == names[0]))  # deleted while events were off
+    Reconciler(exporting).scan([subscription])
+    assert [(r["Server"], r["Setting"]) for r in logs.rows() if r["After"] == "deleted"] == [(names[0], "server")]
