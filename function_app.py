@@ -21,7 +21,8 @@ def on_arm_event(event: func.EventGridEvent) -> None:
 
 @app.timer_trigger(arg_name="timer", schedule="0 */1 * * * *", run_on_startup=False)
 def sweep_alerts(timer: func.TimerRequest) -> None:
-    """Deliver alerts the event path could not (outage, crash) and the digest of rate-limited ones."""
+    """Deliver alerts the event path could not (outage, crash) and the digest of rate-limited ones;
+    then export to Log Analytics the history rows the event path could not."""
     runtime.engine().sweep()
 
 
