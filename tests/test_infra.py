@@ -49,9 +49,6 @@ DEFAULT_IN_AZURE = {
     "DRIFT_RESOLVE_PRINCIPALS",  # on by default (Graph Application.Read.All, scripts/grant-graph-permissions.sh)
     "DRIFT_TEAMS_CHANNEL",  # Graph channel messages need a delegated user: no use to a managed identity
     "DRIFT_EVENTGRID_ENDPOINT",  # the custom-topic notifier: this template provisions no custom topic
-    # The Log Analytics export: unset, it is off. The data collection endpoint and rule that set them
-    # come with the Log Analytics module of infra/ (branch lainfra); drop these three once it deploys them.
-    "DRIFT_LOGS_ENDPOINT", "DRIFT_LOGS_RULE_ID", "DRIFT_LOGS_STREAM",
 }
 
 # What would put a credential into a setting or a template.
