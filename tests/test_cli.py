@@ -92,7 +92,7 @@ def test_history_lists_newest_first_as_json_with_the_documented_fields_and_filte
     main(["history", "--since", "1h", *ep])
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["detected", "server", "setting", "verdict", "severity", "before", "->",
-                                             "after", "by", "alert"]
+                                             "after", "by", "from", "event", "alert", "ack"]
     assert "ON -> OFF" in table
 
 

@@ -1,23 +1,68 @@
-"""How history is shown in a terminal."""
+"""How history is shown: a table for the terminal (long values wrapped, never cut) and CSV for a spreadsheet."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import IO
 
 from drift.model import HistoryRecord
 
+CHANGE_WIDTH = 60  # the before -> after column; longer values continue on the next lines
+SHORT_ID = 8
+HEADERS = ["detected", "server", "setting", "verdict", "severity", "before -> after", "by", "from", "event",
+           "alert", "ack"]
+CHANGE = HEADERS.index("before -> after")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-def format_table(records: Sequence[HistoryRecord]) -> str:
+
+def short_id(event_id: str) -> str:
+    return event_id[:SHORT_ID]
+
+
+def ack_state(record: HistoryRecord) -> str:
+    """Who reviewed the row (`acknowledged` is "{who}: {why} ({when})"), or "-"."""
+    if not record.acknowledged:
+        return "-"
+    return record.acknowledged.partition(": ")[0] or "yes"
+
+
+def wrap(text: str, width: int = CHANGE_WIDTH) -> list[str]:
+    """Lines of at most `width` characters, broken at spaces where possible; nothing is dropped."""
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False,
+                         replace_whitespace=False, drop_whitespace=True) or [""]
+
+
+def format_table(records: Sequence[HistoryRecord], *, change_width: int = CHANGE_WIDTH) -> str:
     if not records:
         return "no drift recorded"
-    headers = ["detected", "server", "setting", "verdict", "severity", "before -> after", "by", "alert"]
-    rows = []
+    rows: list[list[str]] = []
     for r in records:
         change = f"{r.before if r.before is not None else '(first seen)'} -> {r.after}"
-        rows.append([r.detected_at[:19].replace("T", " "), r.server, r.setting, r.verdict, r.severity,
-                     change if len(change) <= 70 else change[:67] + "...", r.changed_by, r.alert_status])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+        first, *rest = wrap(change, change_width)
+        rows.append([r.detected_at[:19].replace("T", " "), r.server, r.setting, r.verdict, r.severity, first,
+                     r.changed_by, r.client_ip or "-", short_id(r.event_id), r.alert_status, ack_state(r)])
+        rows += [["", "", "", "", "", line, "", "", "", "", ""] for line in rest]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True)),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines)
+
+
+def neutralised(value: object) -> str:
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or a tab or CR) is prefixed with '."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def write_csv(records: Iterable[HistoryRecord], out: IO[str]) -> None:
+    """Every field of every record, RFC 4180 (quoted where needed, CRLF line ends), header first."""
+    names = [f.name for f in fields(HistoryRecord)]
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(names)
+    for record in records:
+        data = record.to_dict()
+        writer.writerow([neutralised(data[name]) for name in names])

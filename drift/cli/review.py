@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from drift.cli.common import reviewer, settings_for
+from drift.cli.common import CommandError, reviewer, settings_for
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
@@ -16,8 +15,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
         result = accept(build_engine(settings_for(args)), args.server, setting=args.setting, reason=args.reason,
                         by=reviewer(args), alert=args.alert, expect=args.expect)
     except ReviewError as exc:
-        print(f"mysql-drift accept: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     for record in result.records:
         print(f"accepted {record.setting} of {record.server}: {record.after}")
     if not result.records:
@@ -28,13 +26,17 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    from drift.review import ReviewError, ack
+    """The id is what the on-call has in front of them: the card's alert id, or an event id from history
+    (whole, or the short form the table shows)."""
+    from drift.review import ReviewError, ack, events_named
     from drift.runtime import build_engine
 
+    engine = build_engine(settings_for(args))
     try:
-        count = ack(build_engine(settings_for(args)), args.event_id, reason=args.reason, by=reviewer(args))
+        events = events_named(engine, args.id, server=args.server)
+        count = sum(ack(engine, event_id, reason=args.reason, by=reviewer(args)) for event_id in events)
     except ReviewError as exc:
-        print(f"mysql-drift ack: {exc}", file=sys.stderr)
-        return 2
-    print(f"{count} history row(s) of event {args.event_id} marked reviewed")
+        raise CommandError(str(exc)) from None
+    named = f"event {events[0]}" if events == [args.id.strip()] else f"{args.id.strip()} (event {', '.join(events)})"
+    print(f"{count} history row(s) of {named} marked reviewed")
     return 0
