@@ -140,3 +140,12 @@ def test_scan_on_a_terminal_draws_a_bar_on_stderr_and_keeps_stdout_the_result(
     assert "[" + "." * 30 + "] 0/4 servers" in shown, "the bar starts empty"
     assert out.splitlines() == [line for line in out.splitlines() if line.startswith(f"{SUBSCRIPTION}: 4 server(s)")]
     assert out.count("\n") == 1 and "#" not in out
+
+
+def test_the_installed_console_script_runs_the_package_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    from drift.cli import main
+
+    [script] = [e for e in entry_points(group="console_scripts") if e.name == "mysql-drift"]
+    assert script.value == "drift.cli:main" and script.load() is main

@@ -56,7 +56,7 @@ def cmd_local_seed(args: argparse.Namespace) -> int:
     endpoints = json.loads(Path(args.endpoints_file).read_text())
     print(f"seeding {args.servers} server(s) into the ARM stand-in at {endpoints['arm_endpoint']}:", flush=True)
     try:
-        seeded = seed(endpoints, args.servers, say=lambda line: print(line, flush=True))
+        seeded = seed(endpoints, settings, args.servers, timeout=args.wait, say=lambda line: print(line, flush=True))
     except SeedError as exc:
         raise CommandError(str(exc), code=1) from None
     except AzureError as exc:

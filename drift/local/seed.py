@@ -101,28 +101,60 @@ def _free_name(sdk: Any, group: str, name: str) -> str:
     raise SeedError(f"every name like {name} is taken in {group}")
 
 
-def seed(endpoints: dict[str, Any], count: int, *, say: Callable[[str], None] = print) -> list[Seeded]:
-    """Create `count` servers the secure way, then weaken them as PLANS says. Returns what was done."""
+def seed(endpoints: dict[str, Any], settings: Settings, count: int, *, timeout: float,
+         say: Callable[[str], None] = print) -> list[Seeded]:
+    """Create `count` servers the secure way, wait until the detector has taken their baselines, then
+    weaken them as PLANS says and wait until the history shows every weakening.
+
+    The wait in between matters: a weakening written before the detector has read a new server would
+    be part of the state it first sees, and so of its baseline (and the builder's), not a change by
+    the person who made it. The last write of the first phase is a tag on the last server; the pump
+    handles events in order, so once that tag is in its baseline, every server before it is too.
+    """
+    import uuid
+
+    from azure.mgmt.mysqlflexibleservers import models
+
     from drift.local import writes
 
     subscription = endpoints["subscription_id"]
     clients = {key: _client(endpoints, claims) for key, claims in CALLERS.items()}
     weakenings = _weakenings()
-    done = []
+    built = []
     for n in range(count):
         base, group = SERVERS[n % len(SERVERS)]
         name = _free_name(clients["platform"], group, base if n < len(SERVERS) else f"{base}-{n // len(SERVERS) + 1}")
         writes.create_compliant_server(clients["platform"], group, name, WORKSPACE.format(subscription=subscription))
-        plan = PLANS[n % len(PLANS)]
-        for setting in plan:
+        built.append(Seeded(writes.server_id(subscription, group, name), name, group, PLANS[n % len(PLANS)]))
+        say(f"  built {name} ({group}) the secure way")
+    token = uuid.uuid4().hex[:12]
+    last = built[-1]
+    clients["platform"].servers.begin_update(last.group, last.name, models.ServerForUpdate(
+        tags={"example": "mysql-drift local seed", "seeded": token})).result()
+    if not _tagged(settings, last.server_id, token, timeout=timeout):
+        raise SeedError(f"the detector did not take the new servers' baselines within {timeout:.0f}s: "
+                        "is `mysql-drift local up` running with this endpoints file?")
+    for server in built:
+        for setting in server.weakened:
             w = weakenings[setting]
-            w.write(clients[w.caller], group, name)
-        caller_of = {s: CALLERS[weakenings[s].caller] for s in plan}
-        said = "; ".join(f"{caller_of[s].get('name') or 'a deployment pipeline'} ({caller_of[s]['ipaddr']}) "
-                         f"{weakenings[s].says}" for s in plan) or "left as built (compliant)"
-        say(f"  {name} ({group}): {said}")
-        done.append(Seeded(writes.server_id(subscription, group, name), name, group, plan))
-    return done
+            w.write(clients[w.caller], server.group, server.name)
+        said = "; ".join(f"{CALLERS[weakenings[s].caller].get('name') or 'a deployment pipeline'} "
+                         f"({CALLERS[weakenings[s].caller]['ipaddr']}) {weakenings[s].says}" for s in server.weakened)
+        say(f"  {server.name} ({server.group}): {said or 'left as built (compliant)'}")
+    return built
+
+
+def _tagged(settings: Settings, server_id: str, token: str, *, timeout: float) -> bool:
+    from drift.runtime import build_store
+
+    store = build_store(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        baseline = store.load(server_id).baselines.get("server_tags")
+        if baseline is not None and baseline.state.get("seeded") == token:
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def wait_recorded(settings: Settings, seeded: list[Seeded], *, timeout: float) -> tuple[int, int]:
