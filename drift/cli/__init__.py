@@ -153,8 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc), exc.code)
     except (ConfigError, PolicyError) as exc:
         return fail(f"configuration error: {exc}", 2)
-    except OSError as exc:  # a file named on the command line that cannot be read
-        return fail(str(exc), 2)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        return fail(str(exc), 2)  # a file named on the command line that cannot be read
     except Exception as exc:
         if args.verbose:
             log.exception("%s failed", name)

@@ -6,14 +6,15 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from drift.policy import Exemption
 
-def exemption_label(exemption: object) -> str:
+
+def exemption_label(exemption: Exemption) -> str:
+    """`line 12: server orders-db (firewall_rules)`: enough to find it in the file."""
     what = [f"{key} {getattr(exemption, key)}" for key in ("server", "resource_group", "tag")
-            if getattr(exemption, key, None)]
-    settings = getattr(exemption, "settings", ())
-    line = getattr(exemption, "line", None)
-    return (f"{'line ' + str(line) + ': ' if line else ''}{', '.join(what)}"
-            f" ({', '.join(settings) if settings else 'every setting'})")
+            if getattr(exemption, key)]
+    where = f"line {exemption.line}: " if exemption.line else ""
+    return f"{where}{', '.join(what)} ({', '.join(exemption.settings) or 'every setting'})"
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
