@@ -185,3 +185,18 @@ def test_ack_takes_the_alert_id_of_the_card_or_the_short_event_id_and_says_when_
                                                "'0123456789abcdef'")
     assert main(["ack", alert, "--server", server_name, "--reason", "again", "--by", "Kim", *ep]) == 0, \
         "with --server, one partition is read"
+
+
+def test_the_table_shows_control_characters_as_codes_rather_than_sending_them_to_the_terminal() -> None:
+    from drift.cli.formatting import format_table
+
+    record = HistoryRecord(
+        server_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforMySQL/flexibleServers/db", server="db",
+        setting="audit_log_exclude_users", before="none", after="svc\nbackup", verdict="weakened", severity="high",
+        why="-", event_id="e1", event_time=None, detected_at="2026-11-30T10:00:00+00:00", operation="-",
+        changed_by="Eve \x1b[2J\x1b[H<eve@contoso.example>", client_ip=None, correlation_id=None, alert_status="sent")
+
+    table = format_table([record])
+
+    assert "\x1b" not in table and "Eve \\x1b[2J\\x1b[H<eve@contoso.example>" in table
+    assert len(table.splitlines()) == 3 and "none -> svc\\x0abackup" in table

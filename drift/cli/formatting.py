@@ -29,10 +29,15 @@ def ack_state(record: HistoryRecord) -> str:
     return record.acknowledged.partition(": ")[0] or "yes"
 
 
+def printable(text: str) -> str:
+    """What a terminal shows as text: a control character (an escape sequence in a caller's display
+    name, a newline in a value) is written as its `\\xNN` code instead of acting on the terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def wrap(text: str, width: int = CHANGE_WIDTH) -> list[str]:
     """Lines of at most `width` characters, broken at spaces where possible; nothing is dropped."""
-    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False,
-                         replace_whitespace=False, drop_whitespace=True) or [""]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
 
 
 def format_table(records: Sequence[HistoryRecord], *, change_width: int = CHANGE_WIDTH) -> str:
@@ -40,10 +45,11 @@ def format_table(records: Sequence[HistoryRecord], *, change_width: int = CHANGE
         return "no drift recorded"
     rows: list[list[str]] = []
     for r in records:
-        change = f"{r.before if r.before is not None else '(first seen)'} -> {r.after}"
+        change = printable(f"{r.before if r.before is not None else '(first seen)'} -> {r.after}")
         first, *rest = wrap(change, change_width)
-        rows.append([r.detected_at[:19].replace("T", " "), r.server, r.setting, r.verdict, r.severity, first,
-                     r.changed_by, r.client_ip or "-", short_id(r.event_id), r.alert_status, ack_state(r)])
+        cells = [r.detected_at[:19].replace("T", " "), r.server, r.setting, r.verdict, r.severity, first,
+                 r.changed_by, r.client_ip or "-", short_id(r.event_id), r.alert_status, ack_state(r)]
+        rows.append([printable(c) for c in cells])
         rows += [["", "", "", "", "", line, "", "", "", "", ""] for line in rest]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True)),
