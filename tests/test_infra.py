@@ -578,6 +578,49 @@ def test_every_resource_matches_the_official_bicep_types() -> None:
             "Microsoft.Authorization/roleAssignments@2022-04-01"} <= set(checked)
 
 
+def outputs_read(node: Any, symbol: str) -> set[str]:
+    """The outputs of module `symbol` that an expression tree reads (`symbol.outputs.name`, also interpolated)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        operator = node.get("operator")
+        if isinstance(operator, dict) and operator.get("type") == "property_accessor":
+            operands = operator["operands"]
+            inner = operands["operand_2"]
+            if operands["operand_1"] == symbol and isinstance(inner, dict):
+                chain = inner["operator"]["operands"]
+                if chain["operand_1"] == "outputs":
+                    found.add(chain["operand_2"] if isinstance(chain["operand_2"], str)
+                              else chain["operand_2"]["operator"]["operands"]["operand_1"])
+        for value in node.values():
+            found |= outputs_read(value, symbol)
+    elif isinstance(node, list):
+        for value in node:
+            found |= outputs_read(value, symbol)
+    elif isinstance(node, str):
+        found |= set(re.findall(r"\$\{" + symbol + r"\.outputs\.(\w+)", node))
+    return found
+
+
+def test_every_module_gets_the_parameters_it_declares_and_reads_outputs_it_has() -> None:
+    """What the Bicep compiler would refuse: an unknown or missing module parameter, an output that is not there."""
+    read_from_export = set()
+    for relative in module_files():
+        tree = bicep(relative)
+        for symbol, module in tree.get("modules", {}).items():
+            path = (INFRA / relative).parent.joinpath(module["detail"]["path"]).resolve().relative_to(INFRA)
+            used = bicep(str(path))
+            parameters = used.get("parameters", {})
+            passed = set(body(module).get("params", {}))
+            required = {name for name, p in parameters.items() if p["default"] is None}
+            assert required <= passed, (relative, symbol, "missing", required - passed)
+            assert passed <= set(parameters), (relative, symbol, "unknown", passed - set(parameters))
+            read = outputs_read({k: v for k, v in tree.items() if k != "parameters"}, symbol)
+            assert read <= set(used.get("outputs", {})), (relative, symbol, read - set(used.get("outputs", {})))
+            if symbol == "logsExport":
+                read_from_export = read
+    assert read_from_export == {"logsIngestionEndpoint", "ruleImmutableId", "streamName", "tableName"}
+
+
 def test_the_older_serialization_reads_as_the_current_one() -> None:
     old = [{"13": {"MinLength": 1}}, {"6": {"Value": "Analytics"}}, {"5": {"Elements": [1, 0]}},
            {"2": {"Name": "Props", "Properties": {"plan": {"Type": 2, "Flags": 0, "Description": "d"},
