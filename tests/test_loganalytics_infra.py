@@ -256,7 +256,8 @@ def test_the_weakening_rule_maps_the_caller_the_ip_and_the_server_and_deduplicat
     _, query = rule_query(rule)
     # At least once: one row per RecordId (its first copy), alerted in the run that first ingested it.
     assert re.search(r"\|\s*summarize arg_min\(IngestedAt, \*\) by RecordId", query)
-    assert re.search(r"\|\s*where IngestedAt > ago\(runEvery\)", query)
+    # Windows of first ingestion that tile time: (now - runEvery - settle, now - settle], one per run.
+    assert re.search(r"\|\s*where IngestedAt > ago\(runEvery \+ settle\) and IngestedAt <= ago\(settle\)", query)
     frequency = properties["queryFrequency"]
     assert re.search(r"let runEvery = (\d+)m;", query).group(1) == re.fullmatch(r"PT(\d+)M", frequency).group(1)  # type: ignore[union-attr]
     assert properties["queryPeriod"] == "P1D"
