@@ -221,6 +221,12 @@ def test_sentinel_is_onboarded_on_the_workspace_and_the_rules_are_its_extensions
         assert body(rule)["kind"] == "Scheduled"
         assert body(rule)["dependsOn"] == ["onboarding"]
         assert body(rule)["properties"]["enabled"] is True
+        # Sentinel's limits on a scheduled rule: they fail a deployment, not a test, unless checked here.
+        _, query = rule_query(rule)
+        assert len(query) <= 10_000 and len(body(rule)["properties"]["displayName"]) <= 256
+        assert len(body(rule)["properties"]["customDetails"]) <= 20
+        for text in body(rule)["properties"]["alertDetailsOverride"].values():
+            assert len(re.findall(r"\{\{\w+\}\}", text)) <= 3, "at most three parameters in a name or description"
 
 
 def test_every_column_the_sentinel_rules_name_is_in_the_stream() -> None:
