@@ -76,7 +76,7 @@ def names(query: str, tables: frozenset[str]) -> list[tuple[str, str]]:
             role = "defined"
         elif before == ".":
             role = "property"
-        elif text in tables and before in ("|", ";", "(", ","):
+        elif text in tables and before in ("|", ";", "(", ",", "="):
             role = "table"
         else:
             role = "column"
@@ -120,7 +120,7 @@ def output_columns(query: str) -> list[str]:
     """The columns a query ending in `| project a, b = ..., c` returns (in order)."""
     last = pipeline(query)[-1]
     assert last.startswith("project "), f"the query does not end with `project`: {last[:40]!r}"
-    names = []
+    returned = []
     depth = 0
     current = ""
     for char in last[len("project "):] + ",":
@@ -129,8 +129,8 @@ def output_columns(query: str) -> list[str]:
         elif char in ")]":
             depth -= 1
         if char == "," and depth == 0:
-            names.append(current.split("=", 1)[0].strip())
+            returned.append(current.split("=", 1)[0].strip())
             current = ""
         else:
             current += char
-    return names
+    return returned
