@@ -55,7 +55,7 @@ param instanceMemoryMB int = 2048
 @description('Always-ready instances of the Event Grid function: no cold start, billed while idle (docs/deploy.md).')
 param alwaysReadyInstances int = 0
 
-@description('Onboard the Log Analytics workspace to Microsoft Sentinel and add the analytics rules over MySqlDrift_CL (infra/sentinel-*.kql). Sentinel is billed per GB analysed: docs/deploy.md.')
+@description('Onboard the Log Analytics workspace to Microsoft Sentinel and add the analytics rules over MySqlDrift_CL (infra/sentinel-*.kql). Sentinel bills every GB of the workspace\'s analytics data: docs/deploy.md.')
 param enableSentinel bool = false
 
 @description('Add the Azure Monitor workbook over MySqlDrift_CL (infra/workbook.json).')
