@@ -269,10 +269,15 @@ def test_the_weakening_rule_maps_the_caller_the_ip_and_the_server_and_deduplicat
     assert properties["queryPeriod"] == "P1D"
 
 
-def test_the_queries_compare_verdicts_and_severities_with_values_the_code_writes() -> None:
+def test_the_queries_compare_verdicts_severities_and_settings_with_values_the_code_writes() -> None:
+    from detectors import all_detectors
+
+    # "server": the one row the engine writes when a server is deleted (tests/test_pipeline.py).
+    settings = {d.setting for d in all_detectors()} | {"server"}
     queries = [rule_query(rule)[1] for rule in alert_rules().values()] + [q for _, q in workbook_queries()]
     for query in queries:
-        for column, allowed in (("Verdict", {v.value for v in Verdict}), ("Severity", {s.value for s in Severity})):
+        for column, allowed in (("Verdict", {v.value for v in Verdict}), ("Severity", {s.value for s in Severity}),
+                                ("Setting", settings)):
             for match in re.finditer(column + r'\s*(?:==|!=|in)\s*(\([^)]*\)|"[^"]*")', query):
                 values = set(re.findall(r'"([^"]*)"', match.group(1)))
                 assert values <= allowed, f"{match.group()} compares with {values - allowed}"
