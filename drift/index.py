@@ -109,6 +109,16 @@ class StoreIndex:
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
             parameters={"pk": INDEX, "lo": COPY, "hi": f"{COPY}{inverted_ms(since)}|~"}))
 
+    def copies_where(self, condition: str, parameters: dict[str, Any], select: list[str]) -> list[Any]:
+        """History copies whose properties match `condition`, an OData filter over `parameters` (spaces
+        around each @name; pk, lo and hi are taken). One partition, but the service reads every copy of
+        it: for a person's question, not for the event path."""
+        self._trip()
+        return list(self._table.query_entities(
+            f"PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and ( {condition} )",
+            parameters={**parameters, "pk": INDEX, "lo": COPY, "hi": COPY[:-1] + chr(ord(COPY[-1]) + 1)},
+            select=select))
+
     def mark_copy(self, partition: str, row_key: str, values: dict[str, Any]) -> None:
         from azure.core.exceptions import ResourceNotFoundError
         from azure.data.tables import UpdateMode

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,11 +106,14 @@ class ScanReport:
 
 class Reconciler:
     def __init__(self, engine: DriftEngine, *, workers: int = 8, checkpoint_every: int = 25,
-                 progress_every: int = 50) -> None:
+                 progress_every: int = 50, progress: Callable[[str, int, int], None] | None = None) -> None:
+        """`progress(subscription, servers done, servers listed)` is called once the servers are listed
+        and after each one is checked (from the worker threads, one call at a time)."""
         self.engine = engine
         self.workers = workers
         self.checkpoint_every = checkpoint_every
         self.progress_every = progress_every
+        self.progress = progress
 
     def scan(self, subscriptions: list[str]) -> list[ScanReport]:
         reports = [self.scan_subscription(s) for s in subscriptions]
@@ -140,6 +144,8 @@ class Reconciler:
         log.info("reconcile %s: %d servers, %d to check (run %s%s)", subscription_id, len(servers), len(todo),
                  run_id, ", resumed" if resume else "")
         lock = threading.Lock()
+        if self.progress is not None:
+            self.progress(subscription_id, report.skipped, report.servers)
 
         def check(server: dict) -> None:
             ref = mysql_server_ref(str(server["id"]))
@@ -153,6 +159,8 @@ class Reconciler:
                 report.alerts += outcome.alerts_sent
                 if report.checked % self.checkpoint_every == 0:
                     save(False)
+                if self.progress is not None:
+                    self.progress(subscription_id, report.checked + report.skipped, report.servers)
                 if report.checked % self.progress_every == 0:
                     log.info("reconcile %s: %d/%d servers checked, %d ARM requests, %.0fs", subscription_id,
                              report.checked + report.skipped, report.servers,

@@ -141,3 +141,44 @@ def ack(engine: DriftEngine, event_id: str, *, reason: str, by: str, now: dateti
     if count == 0:
         raise ReviewError(f"no history row has event id {event_id!r}")
     return count
+
+
+def events_named(engine: DriftEngine, text: str, *, server: str | None = None) -> list[str]:
+    """The event(s) a person means: an event id, its first characters (as `history` shows them), or the
+    alert id a card shows (the events that alert carried). Raises ReviewError when none match, or when
+    the first characters of several events do."""
+    wanted = text.strip()
+    if not wanted:
+        raise ReviewError("name an event id, or the alert id the card shows")
+    store = engine.store
+    store.ensure_table()
+    where = ""
+    if server is not None:
+        ref = resolve_server(engine, server)
+        where = f" on {ref.name}"
+        rows = store.alert_records(ref.server_id, wanted)
+        by_alert = sorted({r.event_id for r in rows if r.alert_key == wanted.lower()})
+        exact = sorted({r.event_id for r in rows if r.event_id == wanted})
+        prefixed = [] if rows else sorted({r.event_id for r in store.history(server_id=ref.server_id)
+                                           if r.event_id.startswith(wanted)})
+    else:
+        exact = [wanted] if store.index.partitions_of_event(wanted) else []
+        by_alert = sorted({c["event_id"] for c in store.index.copies_where(
+            "alert_key eq @key", {"key": wanted.lower()}, ["event_id"])}) if _alert_key_like(wanted) else []
+        past = wanted[:-1] + chr(ord(wanted[-1]) + 1)  # the first string after every one starting with `wanted`
+        prefixed = [] if exact or by_alert else sorted({c["event_id"] for c in store.index.copies_where(
+            "event_id ge @prefix and event_id lt @past", {"prefix": wanted, "past": past}, ["event_id"])})
+    if exact:
+        return exact
+    if by_alert:
+        return by_alert
+    if len(prefixed) == 1:
+        return prefixed
+    if not prefixed:
+        raise ReviewError(f"no history row has event id or alert id {wanted!r}{where}")
+    shown = ", ".join(prefixed[:3]) + (", ..." if len(prefixed) > 3 else "")
+    raise ReviewError(f"{wanted!r} is ambiguous: {len(prefixed)} events start with it ({shown}); give more of it")
+
+
+def _alert_key_like(text: str) -> bool:
+    return len(text) == 16 and all(c in "0123456789abcdef" for c in text.lower())

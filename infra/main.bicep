@@ -55,6 +55,12 @@ param instanceMemoryMB int = 2048
 @description('Always-ready instances of the Event Grid function: no cold start, billed while idle (docs/deploy.md).')
 param alwaysReadyInstances int = 0
 
+@description('Onboard the Log Analytics workspace to Microsoft Sentinel and add the analytics rules over MySqlDrift_CL (infra/sentinel-*.kql). Sentinel bills every GB of the workspace\'s analytics data: docs/deploy.md.')
+param enableSentinel bool = false
+
+@description('Add the Azure Monitor workbook over MySqlDrift_CL (infra/workbook.json).')
+param enableWorkbook bool = false
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -93,6 +99,44 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     principalId: identity.outputs.principalId
+  }
+}
+
+// Every history row to the workspace's table MySqlDrift_CL (docs/deploy.md, "Log Analytics").
+module logsExport 'modules/loganalytics-export.bicep' = {
+  name: 'loganalytics-export'
+  scope: rg
+  params: {
+    workspaceName: monitoring.outputs.workspaceName
+    dataCollectionEndpointName: 'dce-drift-${resourceToken}'
+    dataCollectionRuleName: 'dcr-drift-${resourceToken}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
+// Both read MySqlDrift_CL, which must exist before a rule's query or a workbook refers to it: the
+// table name comes from the export module's output, so they are deployed after it.
+module sentinel 'modules/sentinel.bicep' = if (enableSentinel) {
+  name: 'sentinel'
+  scope: rg
+  params: {
+    workspaceName: monitoring.outputs.workspaceName
+    tableName: logsExport.outputs.tableName
+  }
+}
+
+module workbook 'modules/workbook.bicep' = if (enableWorkbook) {
+  name: 'workbook'
+  scope: rg
+  params: {
+    name: guid(rg.id, environmentName, 'mysql-drift-workbook')
+    displayName: 'MySQL drift (${environmentName})'
+    location: location
+    tags: tags
+    workspaceName: monitoring.outputs.workspaceName
+    tableName: logsExport.outputs.tableName
   }
 }
 
@@ -146,6 +190,9 @@ module functionApp 'modules/function.bicep' = {
     reconcileSchedule: reconcileSchedule
     watchedSubscriptions: join(watchedSubscriptionIds, ',')
     reviewAppClientId: reviewAppClientId
+    logsEndpoint: logsExport.outputs.logsIngestionEndpoint
+    logsRuleId: logsExport.outputs.ruleImmutableId
+    logsStream: logsExport.outputs.streamName
   }
 }
 
@@ -194,3 +241,6 @@ output DRIFT_WATCHED_SUBSCRIPTIONS string = join(watchedSubscriptionIds, ',')
 output DRIFT_READER_ROLE_ID string = readerRole.name
 output DRIFT_READER_ROLE_NAME string = readerRole.properties.roleName
 output DRIFT_TEAMS_WEBHOOK_SECRET_EXISTS bool = teamsWebhookConfigured
+output DRIFT_LOGS_ENDPOINT string = logsExport.outputs.logsIngestionEndpoint
+output DRIFT_LOGS_RULE_ID string = logsExport.outputs.ruleImmutableId
+output DRIFT_LOGS_STREAM string = logsExport.outputs.streamName

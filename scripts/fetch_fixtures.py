@@ -22,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = REPO / "tests" / "fixtures-sources.md"
 OWN_SOURCES = REPO / "tests" / "specs" / "SOURCES.md"
+# Bicep type definitions the shared folder lacks (from Azure/bicep-types-az); same table layout.
+OWN_BICEP_TYPES_SOURCES = REPO / "tests" / "bicep-types" / "SOURCES.md"
 OWN_PREFIX = "tests/"
 MANIFEST = REPO / "tests" / "fixtures.sha256"
 RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
     where = args.check or args.dest
     print(f"{where}: {len(manifest) - len(problems)} of {len(manifest)} files as pinned")
-    print(f"tests/specs/: {len(own) - len(own_problems)} of {len(own)} files as pinned")
+    print(f"tests/specs/ and tests/bicep-types/: {len(own) - len(own_problems)} of {len(own)} files as pinned")
     return 1 if problems or own_problems else 0
 
 

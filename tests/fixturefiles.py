@@ -12,9 +12,10 @@ Whichever it is, every file is checked against ``tests/fixtures.sha256``: a file
 run (the tests would judge against other data than the pinned one); a missing file skips the tests
 that need it, or fails them when ``CI=true``.
 
-Official files that ``shared/fixtures`` lacks (the Defender pricings spec) are copied into the clone,
-``tests/specs/`` (provenance in ``tests/specs/SOURCES.md``); the manifest pins them too, by their path in the
-clone (``tests/...``), and they are checked in the same way wherever the rest is found.
+Official files that ``shared/fixtures`` lacks are copied into the clone: the Defender pricings spec in
+``tests/specs/`` (provenance in ``tests/specs/SOURCES.md``), Bicep type definitions in ``tests/bicep-types/``
+(``tests/bicep-types/SOURCES.md``); the manifest pins them too, by their path in the clone (``tests/...``),
+and they are checked in the same way wherever the rest is found.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def test_history_lists_newest_first_as_json_with_the_documented_fields_and_filte
     main(["history", "--since", "1h", *ep])
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["detected", "server", "setting", "verdict", "severity", "before", "->",
-                                             "after", "by", "alert"]
+                                             "after", "by", "from", "event", "alert", "ack"]
     assert "ON -> OFF" in table
 
 
@@ -111,3 +111,54 @@ def test_a_missing_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv(key, raising=False)
     assert main(["history"]) == 2
     assert "DRIFT_STORAGE_CONNECTION_STRING" in capsys.readouterr().err
+
+
+def test_replay_fails_when_no_event_could_be_used_and_says_why(
+    endpoints_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    ep = ["--endpoints-file", str(endpoints_file)]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps([{"id": "broken-1"}, {"id": "broken-2", "eventType": 7}]))
+    assert main(["replay", str(broken), *ep]) == 2
+    captured = capsys.readouterr()
+    assert "broken-1: malformed" in captured.out, "each event's outcome is still shown"
+    [line] = captured.err.splitlines()
+    assert line.startswith("mysql-drift replay: no event could be used: 2 malformed (first: ")
+
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    assert main(["replay", str(empty), *ep]) == 2
+    assert capsys.readouterr().err == "mysql-drift replay: the input holds no event (an empty array)\n"
+
+
+POLICY = """\
+[[exemptions]]
+server = "legacy-db"
+settings = ["firewall_rules"]
+reason = "decommissioned in October, CHG-4711"
+expires = 2020-10-31
+
+[[exemptions]]
+resource_group = "rg-vendor"
+reason = "vendor migration"
+expires = 2999-01-01
+"""
+
+
+def test_policy_check_warns_about_exemptions_that_have_expired_and_fails_only_when_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+
+    assert main(["policy", "check", str(policy)]) == 0
+    captured = capsys.readouterr()
+    assert "2 exemption(s)" in captured.out
+    [warning] = captured.err.splitlines()
+    assert warning == ("warning: exemption line 1: server legacy-db (firewall_rules) expired on 2020-10-31 and no "
+                       "longer applies: decommissioned in October, CHG-4711")
+    assert main(["policy", "check", "--strict", str(policy)]) == 1
+    assert "expired on 2020-10-31" in capsys.readouterr().err
+    policy.write_text(POLICY.split("\n\n")[1])
+    assert main(["policy", "check", "--strict", str(policy)]) == 0
+    assert capsys.readouterr().err == "", "an exemption still running is no warning"

@@ -74,7 +74,9 @@ def test_the_official_copies_in_the_clone_are_pinned_and_checked_like_the_rest(t
         sys.path.remove(str(REPO / "scripts"))
     own = fixturefiles.read_own_manifest()
     assert "tests/specs/security-pricings-2024-01-01.json" in own and not set(own) & set(fixturefiles.read_manifest())
-    assert set(own) == set(fetch_fixtures.pinned_files(fetch_fixtures.OWN_SOURCES)), "each with its upstream commit"
+    sources = (fetch_fixtures.OWN_SOURCES, fetch_fixtures.OWN_BICEP_TYPES_SOURCES)
+    assert set(own) == {name for source in sources for name in fetch_fixtures.pinned_files(source)}, (
+        "each with its upstream commit")
     assert set(fetch_fixtures.read_manifest(own=True)) == set(own)
     assert fixturefiles.verify(REPO, own) == fixturefiles.Fixtures(REPO)
     tampered = tmp_path / "fixtures.sha256"

@@ -27,6 +27,7 @@ from pycep import BicepParser  # dev dependency `pycep-parser`: no skip, these c
 from drift.config import Settings
 from drift.readers import READ_ACTIONS, role_actions
 from drift.routing import ROUTES, handled_operations
+from tests.bicep_types import available, bicep_types, normalize, resource_errors, type_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -510,62 +511,6 @@ def test_every_reader_has_exactly_one_role_action_and_no_action_lacks_a_reader()
 
 # --- who may review: Entra sign-in in front of the HTTP routes -------------------------------
 
-READ_ONLY = 2
-
-
-def bicep_types(namespace: str, api_version: str) -> list[dict[str, Any]]:
-    from tests.conftest import fixture_json
-
-    types: list[dict[str, Any]] = fixture_json("bicep-types", namespace, api_version, "types.json")
-    return types
-
-
-def is_expression(value: Any) -> bool:
-    """A Bicep expression (a function, an operator, a symbol or an interpolation): typed at deploy time."""
-    return (isinstance(value, dict) and ("function" in value or "operator" in value)) or (
-        isinstance(value, str) and "${" in value)
-
-
-def type_errors(types: list[dict[str, Any]], ref: str, value: Any, path: str) -> list[str]:
-    """Where `value` (a pycep literal) breaks the Bicep type at `ref`: unknown or read-only keys, wrong kinds."""
-    node = types[int(ref.rsplit("/", 1)[1])]
-    kind = node["$type"]
-    if kind == "ObjectType":
-        if not isinstance(value, dict) or is_expression(value):
-            return [] if is_expression(value) else [f"{path}: {node.get('name')} expects an object"]
-        errors = []
-        for key, item in value.items():
-            spec = node.get("properties", {}).get(key)
-            if spec is None and "additionalProperties" in node:
-                errors += type_errors(types, node["additionalProperties"]["$ref"], item, f"{path}.{key}")
-            elif spec is None:
-                errors.append(f"{path}.{key}: no such property of {node.get('name')}")
-            elif spec.get("flags", 0) & READ_ONLY:
-                errors.append(f"{path}.{key}: read-only")
-            else:
-                errors += type_errors(types, spec["type"]["$ref"], item, f"{path}.{key}")
-        return errors
-    if is_expression(value):
-        return []
-    if kind == "ArrayType":
-        if not isinstance(value, list):
-            return [f"{path}: expects an array"]
-        return [e for i, item in enumerate(value) for e in type_errors(types, node["itemType"]["$ref"], item,
-                                                                        f"{path}[{i}]")]
-    if kind == "UnionType":
-        allowed = [types[int(e["$ref"].rsplit("/", 1)[1])] for e in node["elements"]]
-        literals = {a.get("value") for a in allowed if a["$type"] == "StringLiteralType"}
-        if any(a["$type"] != "StringLiteralType" for a in allowed) or value in literals:
-            return []
-        return [f"{path}: {value!r} is not one of {sorted(literals)}"]
-    if kind == "StringLiteralType":
-        return [] if value == node["value"] else [f"{path}: must be {node['value']!r}"]
-    expected = {"StringType": str, "BooleanType": bool, "IntegerType": int}.get(kind)
-    if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
-        return [f"{path}: {value!r} is not a {kind}"]
-    return []
-
-
 def config_variants(types: list[dict[str, Any]]) -> dict[str, Any]:
     """`Microsoft.Web/sites/config` is discriminated by its name: name -> the reference of that variant's type."""
     [config] = [t for t in types
@@ -597,6 +542,103 @@ def test_the_type_check_can_fail() -> None:
         "auth.globalValidation.unauthenticatedClientAction: 'Return402' is not one of "
         "['AllowAnonymous', 'RedirectToLoginPage', 'Return401', 'Return403']",
         "auth.globalValidation.excludedPath: no such property of GlobalValidation"]
+
+
+def file_symbols(relative: str) -> frozenset[str]:
+    """The names a Bicep file declares: a string equal to one of them is an expression, not a literal."""
+    tree = bicep(relative)
+    return frozenset(name for section in ("parameters", "variables", "resources", "modules")
+                     for name in tree.get(section, {}))
+
+
+def test_every_resource_matches_the_official_bicep_types() -> None:
+    from tests.conftest import FIXTURES
+
+    checked = []
+    for relative in module_files():
+        for symbol, declaration in bicep(relative).get("resources", {}).items():
+            if declaration["existing"]:
+                continue
+            namespace = declaration["type"].split("/", 1)[0]
+            assert available(namespace, declaration["api_version"]) or not (FIXTURES / "bicep-types").is_dir(), (
+                f"{relative}:{symbol}: no types.json for {namespace} {declaration['api_version']}: copy it from "
+                "Azure/bicep-types-az into tests/bicep-types/ (tests/bicep-types/SOURCES.md)")
+            loop = declaration["config"].get("loop_type")
+            names = file_symbols(relative) | frozenset(
+                str(n) for n in ((loop or {}).get("detail") or {}).values() if n is not None)
+            assert resource_errors(declaration, body(declaration), names) == [], f"{relative}:{symbol}"
+            checked.append(f"{declaration['type']}@{declaration['api_version']}")
+    assert {"Microsoft.Insights/dataCollectionRules@2023-03-11",
+            "Microsoft.Insights/dataCollectionEndpoints@2023-03-11",
+            "Microsoft.OperationalInsights/workspaces/tables@2022-10-01",
+            "Microsoft.Insights/workbooks@2023-06-01",
+            "Microsoft.SecurityInsights/alertRules@2024-09-01",
+            "Microsoft.SecurityInsights/onboardingStates@2024-09-01",
+            "Microsoft.Web/sites@2024-04-01",
+            "Microsoft.Authorization/roleAssignments@2022-04-01"} <= set(checked)
+
+
+def outputs_read(node: Any, symbol: str) -> set[str]:
+    """The outputs of module `symbol` that an expression tree reads (`symbol.outputs.name`, also interpolated)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        operator = node.get("operator")
+        if isinstance(operator, dict) and operator.get("type") == "property_accessor":
+            operands = operator["operands"]
+            inner = operands["operand_2"]
+            if operands["operand_1"] == symbol and isinstance(inner, dict):
+                chain = inner["operator"]["operands"]
+                if chain["operand_1"] == "outputs":
+                    found.add(chain["operand_2"] if isinstance(chain["operand_2"], str)
+                              else chain["operand_2"]["operator"]["operands"]["operand_1"])
+        for value in node.values():
+            found |= outputs_read(value, symbol)
+    elif isinstance(node, list):
+        for value in node:
+            found |= outputs_read(value, symbol)
+    elif isinstance(node, str):
+        found |= set(re.findall(r"\$\{" + symbol + r"\.outputs\.(\w+)", node))
+    return found
+
+
+def test_every_module_gets_the_parameters_it_declares_and_reads_outputs_it_has() -> None:
+    """What the Bicep compiler would refuse: an unknown or missing module parameter, an output that is not there."""
+    read_from_export = set()
+    for relative in module_files():
+        tree = bicep(relative)
+        for symbol, module in tree.get("modules", {}).items():
+            path = (INFRA / relative).parent.joinpath(module["detail"]["path"]).resolve().relative_to(INFRA)
+            used = bicep(str(path))
+            parameters = used.get("parameters", {})
+            passed = set(body(module).get("params", {}))
+            required = {name for name, p in parameters.items() if p["default"] is None}
+            assert required <= passed, (relative, symbol, "missing", required - passed)
+            assert passed <= set(parameters), (relative, symbol, "unknown", passed - set(parameters))
+            read = outputs_read({k: v for k, v in tree.items() if k != "parameters"}, symbol)
+            assert read <= set(used.get("outputs", {})), (relative, symbol, read - set(used.get("outputs", {})))
+            if symbol == "logsExport":
+                read_from_export = read
+    assert read_from_export == {"logsIngestionEndpoint", "ruleImmutableId", "streamName", "tableName"}
+
+
+def test_the_older_serialization_reads_as_the_current_one() -> None:
+    old = [{"13": {"MinLength": 1}}, {"6": {"Value": "Analytics"}}, {"5": {"Elements": [1, 0]}},
+           {"2": {"Name": "Props", "Properties": {"plan": {"Type": 2, "Flags": 0, "Description": "d"},
+                                                   "id": {"Type": 0, "Flags": 2}}, "AdditionalProperties": 0}},
+           {"3": {"ItemType": 3}}, {"1": {"Kind": 3}},
+           {"4": {"Name": "X/y@1", "ScopeType": 8, "Body": 3, "Flags": 0}}]
+    assert normalize(old) == [
+        {"$type": "StringType", "minLength": 1}, {"$type": "StringLiteralType", "value": "Analytics"},
+        {"$type": "UnionType", "elements": [{"$ref": "#/1"}, {"$ref": "#/0"}]},
+        {"$type": "ObjectType", "name": "Props",
+         "properties": {"plan": {"type": {"$ref": "#/2"}, "flags": 0, "description": "d"},
+                        "id": {"type": {"$ref": "#/0"}, "flags": 2}},
+         "additionalProperties": {"$ref": "#/0"}},
+        {"$type": "ArrayType", "itemType": {"$ref": "#/3"}}, {"$type": "BooleanType"},
+        {"$type": "ResourceType", "name": "X/y@1", "scopeType": 8, "body": {"$ref": "#/3"}, "flags": 0}]
+    converted = normalize(old)
+    assert type_errors(converted, "#/3", {"id": "x", "plan": 3}, "p") == [
+        "p.id: read-only", "p.plan: 3 is not a StringType"]
 
 
 def test_the_review_routes_require_entra_sign_in_and_event_grid_still_gets_through() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,7 @@ def test_a_checkpoint_that_cannot_be_read_is_logged_and_discarded_and_the_scan_s
     assert "checkpoint discarded, starting afresh" in caplog.text
 
     engine.store.save_checkpoint(sub, {**good, **damage})  # and the CLI, which died with a traceback
+    endpoints_file.write_text(json.dumps({**json.loads(endpoints_file.read_text()), "subscription_id": sub}))
     assert main(["scan", "--subscription", sub, "--endpoints-file", str(endpoints_file)]) == 0
     assert f"{sub}: 3 server(s) checked" in capsys.readouterr().out
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drift.cli import format_table
+from drift.cli.formatting import format_table
 from drift.local import writes
 from drift.local.credential import LocalCredential
 from drift.local.stack import LocalStack

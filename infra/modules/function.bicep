@@ -44,6 +44,15 @@ param watchedSubscriptions string
 @description('Application (client) id of the Entra app registration reviewers sign in with; empty: the review routes refuse everyone.')
 param reviewAppClientId string = ''
 
+@description('Logs Ingestion URL of the data collection endpoint (DRIFT_LOGS_ENDPOINT); empty: no export.')
+param logsEndpoint string = ''
+
+@description('Immutable id of the data collection rule the rows go through (DRIFT_LOGS_RULE_ID).')
+param logsRuleId string = ''
+
+@description('Stream of that rule the rows are declared in (DRIFT_LOGS_STREAM).')
+param logsStream string = 'Custom-MySqlDrift_CL'
+
 @description('azd deploys the service of azure.yaml to the app carrying this tag.')
 param serviceName string = 'drift'
 
@@ -212,6 +221,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DRIFT_ALERTS_PER_MINUTE: '20'
     // ARM's read budget is shared through the table; without it a process keeps 1/this of it.
     DRIFT_MAX_INSTANCES: string(maximumInstanceCount)
+    // Every history row to Log Analytics through the rule, with the identity's token (no key).
+    DRIFT_LOGS_ENDPOINT: logsEndpoint
+    DRIFT_LOGS_RULE_ID: logsRuleId
+    DRIFT_LOGS_STREAM: logsStream
   }
 }
 

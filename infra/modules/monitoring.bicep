@@ -48,3 +48,4 @@ resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01'
 }
 
 output applicationInsightsName string = appInsights.name
+output workspaceName string = workspace.name
