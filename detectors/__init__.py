@@ -20,6 +20,7 @@ watches, so the event router asks "which reads does this event touch" and nothin
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,10 +161,32 @@ def detector(
     return register
 
 
+_loaded = False
+_loading = threading.Lock()
+_loader: int | None = None  # the thread importing the modules, while it does
+
+
 def _load() -> None:
-    if not _REGISTRY:
-        for name in MODULES:
-            importlib.import_module(f"detectors.{name}")
+    """Import every detector module, once per process.
+
+    The registry fills one module at a time, so a registry that is not empty is no sign that it is
+    complete: a thread asking while another is still importing (the workers of a scan in a fresh
+    process, invocations of a cold Function instance) would get part of it, and check, record and
+    baseline part of a server's settings. Whoever asks first loads all of it; the others wait.
+    """
+    global _loaded, _loader
+    if _loaded or _loader == threading.get_ident():  # a module asking while it is imported sees what is there
+        return
+    with _loading:
+        if _loaded:
+            return
+        _loader = threading.get_ident()
+        try:
+            for name in MODULES:
+                importlib.import_module(f"detectors.{name}")
+            _loaded = True
+        finally:
+            _loader = None
 
 
 def all_detectors() -> list[Detector]:

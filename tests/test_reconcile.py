@@ -24,9 +24,14 @@ OTHER_SUB = "0a1b2c3d-0000-4000-8000-00000000abcd"  # a subscription of its own:
 
 def fleet(arm: ArmStandIn, count: int, prefix: str) -> list[str]:
     """Servers that exist before the detector, created without events (as if it had just been deployed)."""
+    return fleet_in(arm, OTHER_SUB, count, prefix)
+
+
+def fleet_in(arm: ArmStandIn, subscription_id: str, count: int, prefix: str) -> list[str]:
     names = [f"{prefix}-{n:03d}" for n in range(count)]
     for name in names:
-        arm.seed_server(OTHER_SUB, "rg-fleet", name, properties={"network": {"publicNetworkAccess": "Disabled"}})
+        arm.seed_server(subscription_id, "rg-fleet", name,
+                        properties={"network": {"publicNetworkAccess": "Disabled"}})
     return names
 
 
@@ -213,3 +218,86 @@ def test_a_failing_subscription_setting_read_still_lets_the_scan_close_gone_serv
     gone = f"/subscriptions/{OTHER_SUB}/resourceGroups/rg-fleet/providers/Microsoft.DBforMySQL/flexibleServers/"
     assert engine.store.history(server_id=gone + names[0])[0].after == "deleted", "... but closed the gone server"
     assert engine.store.checkpoint(OTHER_SUB.lower())["completed"], "... and completed its checkpoint"
+
+
+# `mysql-drift scan` in a process of its own, with the one interleaving that split a server's first posture
+# check (the detector modules load on first use): a worker asks for the detectors after the other worker
+# has begun loading them and before it is done. The hooks only hold the loading thread and order the asking
+# one; every read, judgement and commit is the real one.
+SCAN_WHILE_THE_DETECTORS_LOAD = '''
+import importlib.abc, sys, threading, time
+
+import detectors
+
+loading_began = threading.Event()  # the first detector module has registered, the others have not yet
+other_asked = threading.Event()
+first: list[int] = []
+lock = threading.Lock()
+real_all_reads = detectors.all_reads
+
+
+def all_reads():
+    with lock:
+        loader = not first
+        if loader:
+            first.append(threading.get_ident())
+    if not loader and threading.get_ident() != first[0] and not other_asked.is_set():
+        loading_began.wait(10)
+        other_asked.set()
+    return real_all_reads()
+
+
+class HoldTheSecondModule(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "detectors." + detectors.MODULES[1] and first and threading.get_ident() == first[0]:
+            loading_began.set()
+            other_asked.wait(10)
+            time.sleep(0.3)  # the other worker's call returns with what it found, or waits for the loading
+        return None
+
+
+detectors.all_reads = all_reads
+sys.meta_path.insert(0, HoldTheSecondModule())
+from drift.cli import main
+
+code = main(sys.argv[1:])
+print("forced interleaving" if other_asked.is_set() else "no interleaving", file=sys.stderr)
+sys.exit(code)
+'''
+
+
+def test_workers_of_a_fresh_scan_process_each_check_every_setting_of_their_new_server(
+    settings: Settings, arm: ArmStandIn, endpoints_file: Path,
+) -> None:
+    """Found as: a scan with 2 workers in a fresh process recorded part of a new server's posture check
+    (23 of 28 rows) and the next scan the rest as first seen. The worker that asked for the detectors while
+    the other was importing them got the few registered so far."""
+    import subprocess
+    import sys
+
+    import detectors
+    from drift.armid import mysql_server_ref
+
+    sub = "0a1b2c3d-0000-4000-8000-0000000f1e57"
+    names = fleet_in(arm, sub, 2, "cold")
+    endpoints_file.write_text(json.dumps({**json.loads(endpoints_file.read_text()), "subscription_id": sub}))
+
+    done = subprocess.run([sys.executable, "-c", SCAN_WHILE_THE_DETECTORS_LOAD, "scan", "--workers", "2",
+                           "--quiet", "--endpoints-file", str(endpoints_file)],
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "forced interleaving" in done.stderr, "the second worker asked while the first was loading"
+    engine = build_engine(settings)
+    every = {d.setting for d in detectors.all_detectors() if d.scope == "server"}
+    missing = {}
+    for name in names:
+        ref = mysql_server_ref(f"/subscriptions/{sub}/resourceGroups/rg-fleet/providers/"
+                               f"Microsoft.DBforMySQL/flexibleServers/{name}")
+        assert ref is not None
+        baselines = engine.store.load(ref.server_id).baselines
+        if every - set(baselines):
+            missing[name] = sorted(every - set(baselines))
+    assert missing == {}, "each new server's first check baselines every setting, in one commit"
+    [again] = Reconciler(engine, workers=2).scan([sub])
+    assert again.recorded == 0, "nothing is left for the next scan to see for the first time"
