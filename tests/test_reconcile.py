@@ -301,3 +301,33 @@ def test_workers_of_a_fresh_scan_process_each_check_every_setting_of_their_new_s
     assert missing == {}, "each new server's first check baselines every setting, in one commit"
     [again] = Reconciler(engine, workers=2).scan([sub])
     assert again.recorded == 0, "nothing is left for the next scan to see for the first time"
+
+
+def test_a_server_whose_read_fails_gets_none_of_its_posture_check_and_the_next_scan_all_of_it(
+    settings: Settings, arm: ArmStandIn,
+) -> None:
+    """All or nothing per server: a setting that could not be read fails the scan loudly and leaves nothing
+    of that server's first check behind, so the next scan records every setting as first seen, once."""
+    import detectors
+
+    sub = "0a1b2c3d-0000-4000-8000-00000000a11e"
+    calm, failing = fleet_in(arm, sub, 2, "whole")
+    ids = {n: f"/subscriptions/{sub}/resourceGroups/rg-fleet/providers/Microsoft.DBforMySQL/flexibleServers/{n}"
+           for n in (calm, failing)}
+    every = {d.setting for d in detectors.all_detectors() if d.scope == "server"}
+    engine = build_engine(settings)
+    arm.add_fault(status=403, path_contains=f"/flexibleservers/{failing}/advancedthreatprotectionsettings")
+
+    with pytest.raises(RetryableFailure, match=r"reconcile stopped early .*403"):
+        Reconciler(engine, workers=2).scan([sub])
+    assert engine.store.load(ids[failing]).baselines == {}, "no part of the check of the unread server"
+    assert engine.store.history(server_id=ids[failing]) == []
+
+    [second] = Reconciler(engine, workers=2).scan([sub])
+    assert second.errors == [] and set(engine.store.load(ids[failing]).baselines) == every
+    first_seen = engine.store.history(server_id=ids[failing])
+    assert sorted(r.setting for r in first_seen) == sorted(r.setting for r in engine.store.history(
+        server_id=ids[calm])), "the same findings as its twin, read in one go"
+    assert {r.before for r in first_seen} == {None}, "seen for the first time"
+    [third] = Reconciler(engine, workers=2).scan([sub])
+    assert third.recorded == 0
