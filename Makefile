@@ -18,6 +18,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/scan_bench.py
+	$(BIN)/python bench/cold_scan_bench.py --runs 10
 	$(BIN)/python bench/lean_bench.py
 	$(BIN)/python bench/scale_bench.py
 	$(BIN)/python bench/export_bench.py
