@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import detectors
@@ -88,10 +88,16 @@ def _inside(event: ArmEvent, baseline: Baseline) -> bool:
     attributed = baseline.attributed
     if baseline.closed or not attributed or not baseline.read_at:
         return False
-    if not event.time < datetime.fromisoformat(baseline.read_at):
+    at = _utc(event.time)
+    if not at < _utc(datetime.fromisoformat(baseline.read_at)):
         return False
     opened = attributed.get("since") or (None if attributed.get("first_seen") else attributed.get("event_time"))
-    return opened is None or event.time > datetime.fromisoformat(opened)
+    return opened is None or at > _utc(datetime.fromisoformat(opened))
+
+
+def _utc(moment: datetime) -> datetime:
+    """Times are stored with their offset; one without (an injected clock's) is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _folded(event: ArmEvent, ref: ServerRef, setting: str, state: Any, baseline: Baseline, who: str,

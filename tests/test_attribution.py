@@ -108,7 +108,9 @@ def test_two_writers_of_one_setting_handled_out_of_order_are_both_named(
     assert "everyone" in change.after and "vendor" in change.after
     assert len(teams.messages()) == 1
 
-    engine.handle_many([alices])
+    arm.reset_stats()
+    [outcome] = engine.handle_many([alices])
+    assert outcome.status == "recorded" and arm.stats.reads == outcome.reads == 1, "the event's own read, no more"
     shared, first = rows(engine, quiet_server)
     assert first == change
     assert (named(shared), shared.event_id, shared.first_recorded_under) == ("Alice Ops", alices["id"],
