@@ -25,6 +25,12 @@ Redelivery records nothing new: the events named so far are kept with the attrib
 and the commit is conditional on the baseline's ETag, so two deliveries at once record one row.
 A caller already named (the same person from the same IP) is not named again: a deployment's
 burst of writes by one principal adds no row. No extra ARM read: the state was read for the event.
+
+The window's edges compare ARM's event time with our clock, without a margin: a skew of a few
+seconds can misplace a write made within those seconds of a read. Inside, the error is a row naming
+a caller whose write may have changed nothing (a re-deployment of the same value), which the row
+says ("may be shared") and which alerts nobody; outside, it is the silence there was before. A
+margin would miss every write made in the seconds before a late read, the common case.
 """
 
 from __future__ import annotations
