@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import detectors
 from detectors import Context
-from drift import routing, subscription
+from drift import attribution, routing, subscription
 from drift.armid import ServerRef, mysql_server_ref
 from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
@@ -74,6 +74,7 @@ class Outcome:
     server_state: str | None = None
     pending_restart: set[str] = field(default_factory=set)
     in_flight: str | None = None  # a sub-resource still provisioning, e.g. "Defender setting Updating"
+    read_at: dict[str, datetime] = field(default_factory=dict)  # setting -> when the read that showed it began
 
 
 LEASE = timedelta(seconds=60)
@@ -310,6 +311,8 @@ class DriftEngine:
             fresh = self._read(plan, reads, Outcome(event.id, "context"), read)
             outcome.reads += len(reads)
             changes, consulted, _ = self._changes(event, ref, states, baselines, known | fresh, now, posture)
+        changes += attribution.folded_changes(event, ref, states, baselines, {c.setting for c in changes},
+                                              who=lambda: self._who(event), now=now)
         if any(c.record for c in changes):
             who = self._who(event)
             for change in changes:
@@ -317,6 +320,7 @@ class DriftEngine:
                     change.record.changed_by = who
                     if change.setting in outcome.pending_restart:
                         change.record.why += PENDING_RESTART
+        attribution.stamp(changes, outcome.read_at)
         guards = [baselines[s] for s in sorted(consulted - set(states))
                   if s in baselines and baselines[s].etag and not baselines[s].closed]
         return changes, guards
@@ -365,8 +369,10 @@ class DriftEngine:
         after the event's time, and after those baselines were committed, covers the event (`RecentReads`)."""
         states: dict[str, Any] = {}
         for read in reads:
-            data = self._recent(plan, read, baselines) if read_fn is None and baselines is not None else None
-            if data is None:
+            found = self._recent(plan, read, baselines) if read_fn is None and baselines is not None else None
+            if found is not None:
+                started, data = found.started, found.data
+            else:
                 started = self.clock()
                 data = (read_fn or self.reader.read)(plan.server, read)
                 outcome.reads += 1
@@ -379,11 +385,13 @@ class DriftEngine:
                 outcome.in_flight = provisioning
             for detector in detectors.watching(read):
                 states[detector.setting] = detector.state(data)
+                outcome.read_at[detector.setting] = started
                 if str(properties.get("isConfigPendingRestart", "")).lower() == "true":
                     outcome.pending_restart.add(detector.setting)
         return states
 
     def _recent(self, plan: Plan, read: str, baselines: dict[str, Baseline]) -> Any | None:
+        """A recent read that covers the event (its answer and when it began), or None."""
         if self.recent is None or plan.event.kind == "Reconcile":
             return None
         watching = [(d, b) for d in detectors.watching(read) if (b := baselines.get(d.setting)) is not None]
@@ -392,7 +400,7 @@ class DriftEngine:
         def shows_baseline(data: Any) -> bool:
             return all(canonical(d.state(data)) == canonical(b.state) for d, b in watching)
 
-        return self.recent.covering(plan.server.server_id, read, event_time=plan.event.time,
+        return self.recent.covering_read(plan.server.server_id, read, event_time=plan.event.time,
                                     baseline_at=max(committed, default=None), now=self.clock(),
                                     shows_baseline=shows_baseline)
 

@@ -76,6 +76,7 @@ class HistoryRecord:
     exemption: str | None = None
     acknowledged: str | None = None  # who reviewed it, when and why (`mysql-drift ack`)
     alert_key: str | None = None  # the key of the alert that carries it (the card's "Alert id")
+    first_recorded_under: str | None = None  # a write folded into another event's row: that event (`drift.attribution`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -43,6 +43,13 @@ class RecentReads:
     def covering(self, server_id: str, read: str, *, event_time: datetime, baseline_at: datetime | None,
                  now: datetime, shows_baseline: Callable[[Any], bool] = lambda _data: False) -> Any | None:
         """The answer of a read that covers an event of `event_time`, or None (then read ARM)."""
+        found = self.covering_read(server_id, read, event_time=event_time, baseline_at=baseline_at, now=now,
+                                   shows_baseline=shows_baseline)
+        return None if found is None else found.data
+
+    def covering_read(self, server_id: str, read: str, *, event_time: datetime, baseline_at: datetime | None,
+                      now: datetime, shows_baseline: Callable[[Any], bool] = lambda _data: False) -> _Read | None:
+        """`covering`, with the time the read began (what the state it shows was read at)."""
         with self._lock:
             found = self._reads.get((server_id.lower(), read))
             if found is None or now - found.started > self.ttl:
@@ -52,7 +59,7 @@ class RecentReads:
             if baseline_at is not None and found.started <= baseline_at and not shows_baseline(found.data):
                 return None
             self.hits += 1
-            return found.data
+            return found
 
     def remember(self, server_id: str, read: str, started: datetime, data: Any) -> None:
         key = (server_id.lower(), read)

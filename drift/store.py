@@ -63,6 +63,8 @@ class Baseline:
     closed: bool = False
     event_id: str | None = None
     observed_at: str | None = None
+    read_at: str | None = None  # when the read that showed `state` began (`drift.attribution`)
+    attributed: dict[str, Any] | None = None  # whom its last recorded change named (`drift.attribution`)
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Change:
     previous: Baseline | None
     record: HistoryRecord | None
     alert_group: str | None = None
+    read_at: str | None = None
+    attributed: dict[str, Any] | None = None
 
 
 class ConcurrentUpdate(Exception):
@@ -155,7 +159,8 @@ class BaselineStore(OutboxRows):
                 rows.baselines[setting] = Baseline(
                     setting=setting, state=json.loads(unpack(entity)["state"]), etag=entity.metadata.get("etag"),
                     closed=bool(entity.get("closed", False)), event_id=entity.get("event_id"),
-                    observed_at=entity.get("observed_at"),
+                    observed_at=entity.get("observed_at"), read_at=entity.get("read_at"),
+                    attributed=json.loads(entity["attributed"]) if entity.get("attributed") else None,
                 )
         return rows
 
@@ -191,6 +196,8 @@ class BaselineStore(OutboxRows):
                 "state": json.dumps(change.state, sort_keys=True),
                 "closed": False, "observed_at": now.isoformat(),
                 "event_id": change.record.event_id if change.record else None,
+                "read_at": change.read_at,
+                "attributed": json.dumps(change.attributed, sort_keys=True) if change.attributed else None,
             })
             if change.previous is None or change.previous.etag is None:
                 operations.append(("create", baseline))
