@@ -217,12 +217,17 @@ class FindingStore:
         return sorted(found, key=lambda f: (-f.rank, f.server.lower(), f.setting, f.opened_at))
 
     def _check(self, marker: Any, now: datetime) -> Finding | None:
-        """The finding a marker not yet landed points at, if its row shows it open; the marker is marked
-        landed (with the row's values), or dropped once stale."""
+        """The finding a marker not yet landed points at, if its row shows it open.
+
+        The marker is marked landed (with the row's values) once the row has caught up with it (its
+        commit landed) or the marker is stale (its commit never will); it is dropped when the finding
+        is closed, or when the row never showed that finding and the marker is stale."""
         from azure.core.exceptions import ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
         copy = from_entity(marker)
+        created = marker.get("created_at")
+        stale = not created or now - datetime.fromisoformat(created) > STALE_AFTER
         try:
             self._trip()
             row: Any = self._table.get_entity(marker["pk"], _slot_key(copy.setting))
@@ -230,15 +235,35 @@ class FindingStore:
             row = None
         current = from_entity(row) if row is not None else None
         if current is None or current.id != copy.id:
-            created = marker.get("created_at")
-            if not created or now - datetime.fromisoformat(created) > STALE_AFTER:
-                self.store.index._delete(marker["RowKey"])  # closed, or its commit never landed
+            if stale or self._closed(marker["pk"], copy.id):
+                self.store.index.drop(marker["RowKey"])
             return None
-        self._trip()
-        self._table.upsert_entity(pack({"PartitionKey": INDEX, "RowKey": marker["RowKey"], **_values(current),
-                                        "pk": marker["pk"], "landed": True, "created_at": marker.get("created_at")}),
-                                  mode=UpdateMode.REPLACE)
+        if current.updated_at >= copy.updated_at or stale:
+            self._trip()
+            self._table.upsert_entity(pack({"PartitionKey": INDEX, "RowKey": marker["RowKey"], **_values(current),
+                                            "pk": marker["pk"], "landed": True, "created_at": created}),
+                                      mode=UpdateMode.REPLACE)
         return current
+
+    def _closed(self, pk: str, finding_id: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._trip()
+            self._table.get_entity(pk, CLOSED + finding_id, select=["RowKey"])
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def drop_closed_markers(self, pk: str, keep: set[str]) -> int:
+        """Remove the open-markers of a server's findings that are closed (a close whose marker delete
+        was lost); `keep` are the markers of the findings open now. Run when an event comes again."""
+        dropped = 0
+        for marker in self.store.index._range(f"{OPEN_MARK}{pk}|", ["RowKey"]):
+            if marker["RowKey"] not in keep and self._closed(pk, marker["RowKey"].rsplit("|", 1)[-1]):
+                self.store.index.drop(marker["RowKey"])
+                dropped += 1
+        return dropped
 
     def server_findings(self, server_id: str) -> list[Finding]:
         """Every finding of one server, open and closed, newest first: two key ranges of its partition."""

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drift.entities import pack, unpack
-from drift.findings import SLOT, FindingWrite, Slot, open_marker, reindex_markers, slot
+from drift.findings import SLOT, FindingStore, FindingWrite, Slot, open_marker, reindex_markers, slot
 from drift.index import STALE_AFTER, StoreIndex
 from drift.keys import (
     BASELINE,
@@ -273,6 +273,7 @@ class BaselineStore(OutboxRows):
                                  outbox_keys=[i.row_key for i in outbox if i.marked],
                                  history=[(r["RowKey"], dict(r)) for r in rows],
                                  findings=reindex_markers(pk, list(findings), now))
+        FindingStore(self).drop_closed_markers(pk, {open_marker(pk, s.finding) for s in findings})
 
     def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
         """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""

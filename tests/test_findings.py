@@ -4,17 +4,23 @@ and `ack` close and mark it; concurrent and repeated deliveries never make two."
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drift.config import Settings
 from drift.engine import DriftEngine
-from drift.findings import Finding, FindingStore
+from drift.findings import OPEN_MARK, Finding, FindingStore
+from drift.index import INDEX
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.model import Severity
 from drift.policy import parse_policy
+from drift.reconcile import Reconciler
+from drift.review import accept, ack
 from drift.runtime import build_engine
-from tests.helpers import add_rule, create_compliant_server, server_id, set_parameter, set_public_access
+from tests.conftest import GROUP, SUBSCRIPTION
+from tests.helpers import add_rule, create_compliant_server, delete_rule, server_id, set_parameter, set_public_access
 
 WHO = "Casey Admin <casey@contoso.example>"
 
@@ -114,3 +120,158 @@ def test_no_resolved_card_when_the_policy_turns_them_off_but_the_finding_still_r
     assert restored.records[0].alert_status == "none"
     closed = FindingStore(engine.store).finding(finding.id)
     assert closed is not None and closed.status == "resolved"
+
+
+def test_a_partial_restore_keeps_the_finding_open_and_the_full_restore_found_by_a_reconcile_resolves_it(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    add_rule(sdk, server_name, "office", "198.51.100.10", "198.51.100.20")
+    add_rule(sdk, server_name, "everyone", "0.0.0.0", "255.255.255.255")
+    engine.handle_many(arm.drain_events())
+    [finding] = open_of(engine, server_name)
+
+    delete_rule(sdk, server_name, "everyone")  # better, but the office rule is still more than before
+    [partial] = engine.handle_many(arm.drain_events())
+    [row] = partial.records
+    [still] = open_of(engine, server_name)
+    assert row.verdict == "strengthened" and row.finding_id == finding.id
+    assert still.id == finding.id and still.status == "open" and still.after == row.after
+    assert "everyone" not in (still.after or "") and still.severity == finding.severity
+
+    arm.emit_events = False  # the last rule goes, and Event Grid never says so
+    delete_rule(sdk, server_name, "office")
+    arm.emit_events = True
+    teams.clear()
+    Reconciler(engine).scan([SUBSCRIPTION])
+
+    assert open_of(engine, server_name) == []
+    closed = FindingStore(engine.store).finding(finding.id)
+    assert closed is not None and (closed.status, closed.closed_via) == ("resolved", "reconcile")
+    assert closed.closed_by == "reconcile (no caller known)" and closed.closed_at is not None
+    resolved = [card_texts(m) for m in teams.messages() if "Resolved: " in card_texts(m)]
+    assert len(resolved) == 1 and server_name in resolved[0] and finding.alert_keys[0] in resolved[0]
+
+
+def test_accept_closes_the_finding_as_accepted_in_the_same_commit_and_sends_no_resolved_card(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    [weakened] = engine.handle_many(arm.drain_events())
+    [finding] = open_of(engine, server_name)
+    teams.clear()
+
+    done = accept(engine, server_name, reason="break-glass account, CHG-9", by="Riley On-Call",
+                  alert=weakened.records[0].alert_key)
+    assert open_of(engine, server_name) == []
+    closed = FindingStore(engine.store).finding(finding.id)
+    assert closed is not None and (closed.status, closed.closed_via) == ("accepted", "accept")
+    assert (closed.closed_by, closed.close_reason) == ("Riley On-Call", "break-glass account, CHG-9")
+    assert done.records[0].finding_id == finding.id
+    assert teams.messages() == []
+
+
+def test_ack_marks_the_finding_acknowledged_and_it_stays_open(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    [weakened] = engine.handle_many(arm.drain_events())
+
+    assert ack(engine, weakened.event_id or "", reason="looking into it", by="Riley On-Call") == 1
+    [finding] = open_of(engine, server_name)
+    assert finding.status == "acknowledged" and finding.open
+    assert finding.acknowledged is not None and finding.acknowledged.startswith("Riley On-Call: looking into it (")
+    assert FindingStore(engine.store).server_findings(server_id(server_name)) == [finding]
+
+
+def test_two_engines_handling_two_weakenings_of_one_setting_at_once_open_exactly_one_finding(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    add_rule(sdk, server_name, "office", "198.51.100.10", "198.51.100.20")
+    add_rule(sdk, server_name, "vendor", "192.0.2.0", "192.0.2.255")
+    first, second = arm.drain_events()
+    barrier = threading.Barrier(2)
+
+    def handle(event: dict[str, Any]) -> None:
+        other = build_engine(settings)
+        barrier.wait()
+        other.handle_many([event])
+
+    workers = [threading.Thread(target=handle, args=(e,)) for e in (first, second)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    found = FindingStore(engine.store).server_findings(server_id(server_name))
+    assert [f.setting for f in found] == ["firewall_rules"], "one finding, however the race went"
+    [finding] = open_of(engine, server_name)
+    assert "office" in (finding.after or "") and "vendor" in (finding.after or "")
+    rows = [r for r in engine.store.history(server_id=server_id(server_name)) if r.setting == "firewall_rules"]
+    assert rows and {r.finding_id for r in rows} == {finding.id}
+
+
+def test_a_redelivered_event_changes_nothing_and_restores_a_lost_marker(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    events = arm.drain_events()
+    engine.handle_many(events)
+    [finding] = open_of(engine, server_name)
+    [marker] = [m for m in engine.store.index._range(OPEN_MARK) if m["RowKey"].endswith(finding.id)]
+    engine.store._table.delete_entity(INDEX, marker["RowKey"])  # as if the index write had failed
+    assert open_of(engine, server_name) == []
+
+    [again] = engine.handle_many(events)
+    assert again.status == "unchanged"
+    assert open_of(engine, server_name) == [finding]
+    assert len(FindingStore(engine.store).server_findings(server_id(server_name))) == 1
+    assert len(teams.messages()) == 1
+
+
+def test_a_marker_whose_finding_closed_or_never_landed_is_not_trusted(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    engine.handle_many(arm.drain_events())
+    [finding] = open_of(engine, server_name)
+    [marker] = [dict(m) for m in engine.store.index._range(OPEN_MARK) if m["RowKey"].endswith(finding.id)]
+    assert marker["landed"] is True, "the first reader checked it against its row"
+
+    set_parameter(sdk, server_name, "aad_auth_only", "ON")
+    restored = arm.drain_events()
+    engine.handle_many(restored)
+    # The close's marker delete was lost, and a commit that never landed left a marker of its own.
+    engine.store._table.upsert_entity({**marker, "landed": False})
+    ghost = {**marker, "RowKey": marker["RowKey"].replace(finding.id, "0" * 16), "finding_id": "0" * 16,
+             "landed": False, "created_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}
+    engine.store._table.upsert_entity(ghost)
+    assert open_of(engine, server_name) == []
+    left = {m["RowKey"] for m in engine.store.index._range(OPEN_MARK)}
+    assert ghost["RowKey"] not in left, "a stale marker of a commit that never landed is dropped"
+    assert marker["RowKey"] not in left, "and so is the closed finding's"
+
+    engine.store._table.upsert_entity(marker)  # even one a reader had marked landed before the close
+    [redelivered] = engine.handle_many(restored)  # the close's retry finds it
+    assert redelivered.status == "unchanged" and open_of(engine, server_name) == []
+    assert marker["RowKey"] not in {m["RowKey"] for m in engine.store.index._range(OPEN_MARK)}
+
+
+def test_a_deleted_server_closes_its_findings(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    engine.handle_many(arm.drain_events())
+    [finding] = open_of(engine, server_name)
+    sdk.servers.begin_delete(GROUP, server_name).result()
+    engine.handle_many(arm.drain_events())
+
+    assert open_of(engine, server_name) == []
+    closed = FindingStore(engine.store).finding(finding.id)
+    assert closed is not None and (closed.status, closed.close_reason) == ("resolved", "server deleted")
