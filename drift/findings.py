@@ -210,11 +210,23 @@ class FindingStore:
         now = now or datetime.now(UTC)
         wanted = Severity(severity).rank if severity else 0
         found = []
-        for marker in self.store.index._range(OPEN_MARK):
+        for marker in self._markers(wanted):
             finding = from_entity(marker) if marker.get("landed") else self._check(marker, now)
             if finding is not None and finding.open and finding.rank >= wanted:
                 found.append(finding)
         return sorted(found, key=lambda f: (-f.rank, f.server.lower(), f.setting, f.opened_at))
+
+    def _markers(self, wanted: int) -> list[Any]:
+        """The open-finding markers of that severity rank or worse: one key range, filtered by the service."""
+        if not wanted:
+            return self.store.index._range(OPEN_MARK)
+        names = [s.value for s in Severity if s.rank >= wanted]
+        params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(names)}
+        self._trip()
+        return list(self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and ( "
+            + " or ".join(f"severity eq @s{i}" for i in range(len(names))) + " )",
+            parameters={"pk": INDEX, "lo": OPEN_MARK, "hi": OPEN_MARK[:-1] + "}", **params}))
 
     def _check(self, marker: Any, now: datetime) -> Finding | None:
         """The finding a marker not yet landed points at, if its row shows it open.

@@ -68,6 +68,14 @@ def _title(setting: str) -> str:
         return setting
 
 
+def _describe(setting: str, state: Any) -> str:
+    """A baseline's state as history describes it; a row this version cannot describe is shown raw."""
+    try:
+        return detectors.by_setting(setting).describe(state)
+    except Exception:  # an unknown setting, or a state written by another version
+        return json.dumps(state, sort_keys=True)[:500]
+
+
 def _summary(findings: list[Finding]) -> dict[str, list[str]]:
     worst: dict[str, Finding] = {}
     for finding in findings:
@@ -101,7 +109,7 @@ def gather(store: Any, *, server: str | None = None, severity: str | None = None
             name = next((f.server for f in everything if f.server_id.lower() == server_id.lower()),
                         server_id.rstrip("/").rsplit("/", 1)[-1])
             states = {s: b for s, b in rows.baselines.items() if not b.closed}
-            settings = [SettingStatus(s, _title(s), detectors.by_setting(s).describe(states[s].state) if s in states
+            settings = [SettingStatus(s, _title(s), _describe(s, states[s].state) if s in states
                                       else None, [f for f in open_ if f.setting == s])
                         for s in sorted(set(states) | {f.setting for f in open_})]
             servers.append(ServerStatus(server_id, name, settings))
