@@ -275,3 +275,23 @@ def test_a_deleted_server_closes_its_findings(
     assert open_of(engine, server_name) == []
     closed = FindingStore(engine.store).finding(finding.id)
     assert closed is not None and (closed.status, closed.close_reason) == ("resolved", "server deleted")
+
+
+def test_the_mail_and_console_notifiers_say_resolved_and_name_the_original_alert() -> None:
+    import io
+
+    from drift.model import Alert, HistoryRecord
+    from notifiers.console import ConsoleNotifier
+    from notifiers.graph import html_body, subject
+
+    row = HistoryRecord(server_id=server_id("orders-db"), server="orders-db", setting="aad_auth_only", before="OFF",
+                        after="ON", verdict="strengthened", severity="info", why="resolved: password logins",
+                        event_id="e2", event_time="2026-11-20T10:00:07+00:00", detected_at="2026-11-20T10:00:09+00:00",
+                        operation="Microsoft.DBforMySQL/flexibleServers/configurations/write", changed_by=WHO,
+                        client_ip="203.0.113.9", correlation_id=None, alert_status="pending")
+    alert = Alert("resolved", [row], id="baseline|~outbox|history|2", resolves="0123456789abcdef")
+    assert subject(alert).startswith("[RESOLVED] mysql-drift: Entra-only authentication on orders-db")
+    assert "0123456789abcdef" in subject(alert) and "203.0.113.9" in html_body(alert)
+    out = io.StringIO()
+    ConsoleNotifier(out).send(alert)
+    assert out.getvalue().startswith("RESOLVED orders-db: aad_auth_only is ON again (alert 0123456789abcdef;")
