@@ -295,3 +295,24 @@ def test_the_mail_and_console_notifiers_say_resolved_and_name_the_original_alert
     out = io.StringIO()
     ConsoleNotifier(out).send(alert)
     assert out.getvalue().startswith("RESOLVED orders-db: aad_auth_only is ON again (alert 0123456789abcdef;")
+
+
+def test_an_exempted_weakening_opens_a_finding_marked_so_and_its_undoing_sends_no_card(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    engine.policy = parse_policy(f'[[exemptions]]\nserver = "{server_name}"\nsettings = ["aad_auth_only"]\n'
+                                 'reason = "migration CHG-1"\nexpires = 2099-12-31\n')
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    [weakened] = engine.handle_many(arm.drain_events())
+    assert weakened.records[0].alert_status == "suppressed" and teams.messages() == []
+
+    [finding] = open_of(engine, server_name)
+    assert finding.exemption is not None and finding.exemption.startswith("migration CHG-1")
+    assert finding.alert_keys == [] and finding.severity == weakened.records[0].severity
+
+    set_parameter(sdk, server_name, "aad_auth_only", "ON")
+    engine.handle_many(arm.drain_events())
+    closed = FindingStore(engine.store).finding(finding.id)
+    assert closed is not None and closed.status == "resolved"
+    assert teams.messages() == [], "no alert went out, so no resolved card either"
