@@ -336,8 +336,10 @@ class FindingStore:
             finding = from_entity(row)
             finding.status, finding.acknowledged = "acknowledged", note
             mark = open_marker(pk, finding)
-            self._trip()
-            self._table.upsert_entity({"PartitionKey": INDEX, "RowKey": mark, "landed": False}, mode=UpdateMode.MERGE)
+            self._trip()  # not trusted until the row is written (a reader checks it against the row)
+            self._table.upsert_entity(pack({"PartitionKey": INDEX, "RowKey": mark, **_values(finding), "pk": pk,
+                                            "landed": False, "created_at": datetime.now(UTC).isoformat()}),
+                                      mode=UpdateMode.REPLACE)
             try:
                 self._trip()
                 self._table.update_entity({"PartitionKey": pk, "RowKey": row["RowKey"], "status": finding.status,

@@ -172,11 +172,11 @@ def test_accept_closes_the_finding_as_accepted_in_the_same_commit_and_sends_no_r
     assert teams.messages() == []
 
 
-def test_ack_marks_the_finding_acknowledged_and_it_stays_open(
+def test_ack_marks_the_finding_acknowledged_and_a_later_weakening_opens_it_again(
     settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
 ) -> None:
     engine = watched(settings, sdk, arm, server_name)
-    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    add_rule(sdk, server_name, "office", "198.51.100.10", "198.51.100.20")
     [weakened] = engine.handle_many(arm.drain_events())
 
     assert ack(engine, weakened.event_id or "", reason="looking into it", by="Riley On-Call") == 1
@@ -184,6 +184,11 @@ def test_ack_marks_the_finding_acknowledged_and_it_stays_open(
     assert finding.status == "acknowledged" and finding.open
     assert finding.acknowledged is not None and finding.acknowledged.startswith("Riley On-Call: looking into it (")
     assert FindingStore(engine.store).server_findings(server_id(server_name)) == [finding]
+
+    add_rule(sdk, server_name, "everyone", "0.0.0.0", "255.255.255.255")
+    engine.handle_many(arm.drain_events())
+    [again] = open_of(engine, server_name)
+    assert (again.id, again.status, again.acknowledged) == (finding.id, "open", finding.acknowledged)
 
 
 def test_two_engines_handling_two_weakenings_of_one_setting_at_once_open_exactly_one_finding(
