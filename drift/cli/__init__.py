@@ -24,6 +24,7 @@ from drift.cli.policy import cmd_policy_check
 from drift.cli.replay import cmd_replay
 from drift.cli.review import cmd_accept, cmd_ack
 from drift.cli.scan import cmd_scan
+from drift.cli.status import cmd_status
 from drift.config import ConfigError
 from drift.model import Severity, Verdict
 from drift.policy import PolicyError
@@ -57,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="table (short event ids, long values wrapped), json or csv (every field, in full)")
     history.add_argument("--limit", type=at_least(1), help="at most this many rows")
     history.set_defaults(func=cmd_history)
+
+    status = with_endpoints(sub.add_parser("status", help="the fleet's open findings, worst first; "
+                                                          "with --server, every setting of that server"))
+    status.add_argument("--server", help="server name or full ARM id (reads that server's partition)")
+    status.add_argument("--severity", choices=["critical", "high", "medium", "low"],
+                        help="only open findings of this severity or worse")
+    status.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    status.set_defaults(func=cmd_status)
 
     local = sub.add_parser("local", help="the local stack")
     local_sub = local.add_subparsers(dest="local_command", required=True)
