@@ -24,6 +24,8 @@
 | `DRIFT_POLICY_FILE`               | the desired state and exemptions (TOML); built-in defaults without it |
 | `DRIFT_MAX_INSTANCES`             | the app's maximum instance count (default 40): a process falls |
 |                                   | back to 1/N of ARM's read budget while its table is unreachable |
+| `DRIFT_CONSOLE_URL`               | the web console (`https://APP/api/console`): cards get a "Review" button to it |
+| `DRIFT_SUBSCRIPTION_NAMES`        | `ID=Name;ID=Name`: cards and mails name these subscriptions (else their ids) |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
 
@@ -68,6 +70,12 @@ def webhook_problem(url: str) -> str | None:
     return "is not an https:// URL"
 
 
+def subscription_names(value: str) -> dict[str, str]:
+    """`ID=Name;ID=Name` (names may hold commas) as {lower-cased id: name}."""
+    pairs = (item.partition("=") for item in value.split(";") if "=" in item)
+    return {key.strip().lower(): name.strip() for key, _, name in pairs if key.strip() and name.strip()}
+
+
 @dataclass
 class Settings:
     arm_endpoint: str = DEFAULT_ARM
@@ -94,6 +102,8 @@ class Settings:
     storage_queue_endpoint: str | None = None
     recheck_queue: str = "drift-rechecks"
     max_instances: int = 40
+    console_url: str | None = None
+    subscription_names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -129,6 +139,8 @@ class Settings:
             storage_queue_endpoint=env.get("DRIFT_STORAGE_QUEUE_ENDPOINT") or None,
             recheck_queue=env.get("DRIFT_RECHECK_QUEUE") or "drift-rechecks",
             max_instances=int(env.get("DRIFT_MAX_INSTANCES") or 40),
+            console_url=(env.get("DRIFT_CONSOLE_URL") or "").strip().rstrip("/") or None,
+            subscription_names=subscription_names(env.get("DRIFT_SUBSCRIPTION_NAMES") or ""),
         )
 
     @classmethod
@@ -152,6 +164,8 @@ class Settings:
             policy_file=base.policy_file,
             graph_endpoint=data.get("graph_endpoint") or base.graph_endpoint,
             watched_subscriptions=[str(data["subscription_id"]).lower()] if data.get("subscription_id") else [],
+            console_url=str(data.get("console_url") or "").rstrip("/") or base.console_url,
+            subscription_names=base.subscription_names,
         )
 
     def validate(self) -> None:

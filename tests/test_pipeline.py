@@ -19,6 +19,7 @@ from drift.engine import DriftEngine, RetryableFailure
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.runtime import build_engine
+from notifiers.teams import heading_text
 from tests.helpers import (
     add_rule,
     create_compliant_server,
@@ -106,7 +107,7 @@ def test_a_weakening_change_is_recorded_and_alerted_once_with_one_arm_read(
     shown = facts(card)
     assert shown["Server"] == f"{baseline_server} (resource group rg-tests)"
     assert shown["Setting"].endswith(f"({setting})")
-    assert shown["Severity"] == severity.upper()
+    assert heading_text(card["attachments"][0]["content"]).startswith(f"{severity.upper()}: ")
     assert shown["Changed by"] == "Casey Admin <casey@contoso.example>"
     assert card["attachments"][0]["content"]["version"] == "1.4"
 
