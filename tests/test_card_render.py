@@ -126,7 +126,7 @@ def _group() -> Alert:
 
 def _digest() -> Alert:
     """Past the per-minute limit: the rest of a burst on one card."""
-    records = [_record(f"mysql-batch-{n:02d}", "tls_version", "TLSV1.3", "TLSV1.2,TLSV1.3", "medium",
+    records = [_record(f"mysql-batch-{n:02d}", "tls_version", "TLSv1.3", "TLSv1.2,TLSv1.3", "medium",
                        "allows TLSv1.2 (policy allows TLSv1.3)", event=f"e{n}") for n in range(1, 31)]
     return Alert("digest", records, id="20251120T094200-digest")
 

@@ -164,7 +164,7 @@ def test_a_404_that_persists_on_a_setting_fails_retryable_and_records_nothing(
         engine.handle_many(event)
     assert engine.store.history(server_id=server_id(server_name)) == []
     [outcome] = engine.handle_many(event)  # Event Grid's next delivery
-    assert (outcome.records[0].after or "").startswith("TLSV1.2")
+    assert (outcome.records[0].after or "").startswith("TLSv1.2")
 
 
 def test_arms_retry_after_never_keeps_an_invocation_past_its_budget(
@@ -180,4 +180,4 @@ def test_arms_retry_after_never_keeps_an_invocation_past_its_budget(
     assert time.monotonic() - started < engine.arm_budget, "it fails at once instead of sleeping 2 x 20 s"
     arm.clear_faults()
     [outcome] = engine.handle_many(event)
-    assert (outcome.records[0].after or "").startswith("TLSV1.2")
+    assert (outcome.records[0].after or "").startswith("TLSv1.2")

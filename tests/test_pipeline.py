@@ -68,7 +68,7 @@ def baseline_server(sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name:
         (lambda sdk, s: add_rule(sdk, s, "AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"), "firewall_rules", "low",
          None, None),
         (lambda sdk, s: set_parameter(sdk, s, "tls_version", "TLSv1.2,TLSv1.3"), "tls_version", "medium",
-         "TLSV1.3", "TLSV1.2,TLSV1.3 (running TLSV1.3 until restart)"),
+         "TLSv1.3", "TLSv1.2,TLSv1.3 (running TLSv1.3 until restart)"),
         (lambda sdk, s: set_parameter(sdk, s, "aad_auth_only", "OFF"), "aad_auth_only", "high", "ON", "OFF"),
         (lambda sdk, s: set_parameter(sdk, s, "require_secure_transport", "OFF"), "require_secure_transport", "high",
          "ON", "OFF"),
