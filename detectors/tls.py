@@ -51,6 +51,9 @@ def tls_versions(value: str | None) -> list[str]:
     state=parameter_value,
     describe=as_azure_writes,
     static=True,
+    commands={"previous": "az mysql flexible-server parameter set -g {resource_group} -s {server} -n tls_version "
+                          "--value <value> && az mysql flexible-server restart -g {resource_group} -n {server}"},
+    previous=lambda s: as_azure_writes(s) if s else None,
     cis="5.3.2",
     prowler="mysql_flexible_server_minimum_tls_version_12",
 )
