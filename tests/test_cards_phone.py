@@ -203,11 +203,19 @@ def test_a_digest_over_many_subscriptions_counts_them() -> None:
 def _burst() -> list[HistoryRecord]:
     """25 near-identical firewall changes on 9 servers (12 low, 3 medium), 9 tls ones, and one critical last."""
     records = [_record(f"mysql-batch-{n % 9:02d}", "firewall_rules", "low" if n < 12 else "medium",
-                       after=f"rule{n} (10.{n}.0.0-10.{n}.0.255)", event=f"f{n}") for n in range(15)]
+                       after=f"office (198.51.100.10-198.51.100.20), rule{n} (10.{n}.0.0-10.{n}.3.255)",
+                       why=f"opens port 3306 to 1,024 more IPv4 addresses: rule{n} (10.{n}.0.0-10.{n}.3.255)",
+                       remediation=f"az mysql flexible-server firewall-rule delete -g rg-payments "
+                                   f"-n mysql-batch-{n % 9:02d} --rule-name rule{n} --yes", event=f"f{n}")
+               for n in range(15)]
     records += [_record(f"mysql-batch-{n:02d}", "tls_version", "medium", before="TLSv1.3", after="TLSv1.2,TLSv1.3",
-                        event=f"t{n}") for n in range(9)]
+                        why="allows TLSv1.2 (policy allows TLSv1.3)",
+                        remediation=f"az mysql flexible-server parameter set -g rg-payments -s mysql-batch-{n:02d} "
+                                    "-n tls_version --value TLSv1.3", event=f"t{n}") for n in range(9)]
     return [*records, _record("mysql-core", "public_network_access", "critical", before="Disabled", after="Enabled",
-                              event="p1")]
+                              why="public network access is Enabled while rule AllowAll admits the whole internet",
+                              remediation="az mysql flexible-server update -g rg-payments -n mysql-core "
+                                          "--public-access Disabled", event="p1")]
 
 
 def test_a_digest_is_summarised_by_setting_and_severity_and_lists_the_worst_few() -> None:
