@@ -444,6 +444,17 @@ def test_each_card_renders_clean_at_phone_width(phone: tuple[dict[str, Any], Pat
     assert "c0ffee00" not in entry["text"], "the correlation id waits under Details"
 
 
+def test_details_opens_in_the_renderer_and_shows_the_ids(phone: tuple[dict[str, Any], Path]) -> None:
+    """The official renderer's own toggle: pressed once, the folded ids are there to read."""
+    report, out = phone
+    for name in ("phone-critical", "phone-posture", "phone-digest"):
+        expanded = report[name]["expandedText"]
+        assert expanded is not None and "Alert id" in expanded and "Alert id" not in report[name]["text"], name
+        assert (out / f"{name}-expanded.png").is_file()
+    assert "c0ffee00-1d2e-4f3a-8b4c-5d6e7f8a9b0c" in report["phone-critical"]["expandedText"]
+    assert Alert("change", [], id="c1").key in report["phone-critical"]["expandedText"]
+
+
 def test_a_phone_reader_tells_critical_from_high_by_the_first_line(phone: tuple[dict[str, Any], Path]) -> None:
     report = phone[0]
     assert report["phone-critical"]["text"].splitlines()[0] == "CRITICAL"
