@@ -26,11 +26,12 @@ from drift.config import Settings
 from drift.engine import DriftEngine
 from drift.local.arm import ArmStandIn
 from drift.local.cards import PHONE_WIDTH, render_cards, renderer_missing
-from drift.local.receivers import TeamsReceiver
+from drift.local.credential import LocalCredential
+from drift.local.receivers import GraphReceiver, TeamsReceiver
 from drift.model import Alert, HistoryRecord, Judgement
 from drift.runtime import build_engine, build_notifiers
 from drift.undo import remediation, undo_command
-from notifiers.graph import html_body
+from notifiers.graph import GraphChannelNotifier, GraphMailNotifier, html_body
 from notifiers.teams import (
     DETAILS_ID,
     DIGEST_LISTED,
@@ -43,6 +44,7 @@ from notifiers.teams import (
 )
 from tests.conftest import SUBSCRIPTION
 from tests.helpers import WORKSPACE, add_rule, create_compliant_server, diagnostic_setting, server_id
+from tests.test_graph_and_eventgrid import lower_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "cards"
@@ -174,6 +176,19 @@ def test_the_console_url_comes_from_the_setting_and_reaches_the_posted_card(
     card = posted["attachments"][0]["content"]
     assert card["actions"][0]["url"] == f"{CONSOLE}/alert/{alert.key}"
     assert _facts(card)["Subscription"] == "Payments, Production"
+
+
+def test_mail_and_channel_message_carry_the_same_review_link_and_subscription(graph: GraphReceiver) -> None:
+    alert = Alert("change", [_record()], id="a1")
+    options = {"graph_endpoint": graph.url, "console_url": CONSOLE, "subscription_names": NAMES}
+    GraphMailNotifier(LocalCredential(), "drift@contoso.example", ["secops@contoso.example"], **options).send(alert)
+    GraphChannelNotifier(LocalCredential(), "team-1", "19:abc@thread.tacv2", **options).send(alert)
+    mail, channel = (lower_keys(m.get("body", m)) for m in graph.messages())
+    html = mail["message"]["body"]["content"]
+    assert f"href='{CONSOLE}/alert/{alert.key}'" in html and "Subscription: Payments Production" in html
+    card = json.loads(channel["attachments"][0]["content"])
+    assert card["actions"][0]["url"] == f"{CONSOLE}/alert/{alert.key}"
+    assert card == adaptive_card(alert, console_url=CONSOLE, subscription_names=NAMES), "the webhook's card"
 
 
 def test_the_endpoints_file_gives_the_local_consoles_address(tmp_path: Path) -> None:
