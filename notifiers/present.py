@@ -42,10 +42,12 @@ def subscriptions(alert: Alert, names: Mapping[str, str] | None = None) -> str:
 
 
 def review_url(console_url: str | None, alert: Alert) -> str | None:
-    """The console's page for the alert (`{console}/alert/<alert key>`), or None without a console."""
-    if not console_url or not alert.id:
+    """The console's page for the alert (`{console}/alert/<alert key>`), or None without a console. A
+    "resolved" alert opens the finding through the alert that opened it (`Alert.resolves`)."""
+    key = alert.resolves if alert.kind == "resolved" and alert.resolves else alert.key if alert.id else None
+    if not console_url or not key:
         return None
-    return f"{console_url.rstrip('/')}/alert/{quote(alert.key, safe='')}"
+    return f"{console_url.rstrip('/')}/alert/{quote(key, safe='')}"
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,21 @@ def _list_body(alert: Alert, actions: list[dict[str, Any]], names: Mapping[str, 
     return _fitting([_heading(heading, severity), _facts(facts), *summary], items, count, _details(ids), actions)
 
 
+def resolved_body(alert: Alert, names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """A "resolved" card: the weakening an earlier alert showed was undone (`Alert.resolves` is its id)."""
+    record = alert.records[0]
+    facts: list[tuple[str, object]] = [
+        ("Server", _server(record)), ("Subscription", subscription(record.server_id, names)),
+        ("Setting", f"{_title(record)} ({record.setting})"), ("Now", record.after),
+        ("Undone by", record.changed_by), ("From IP", record.client_ip or "unknown"),
+        ("When", _when(record.event_time)),
+        ("Found by", "reconcile scan" if record.operation == "reconcile" else _operation(record.operation)),
+        ("Original alert id", alert.resolves or "-"), ("Alert id", alert.key)]
+    return [{"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True, "color": "Good",
+             "text": f"Resolved: {markdown(_title(record))} on {markdown(record.server)}"},
+            {"type": "TextBlock", "wrap": True, "text": markdown(record.why, 600)}, _facts(facts)]
+
+
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
     return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
             "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions}
@@ -228,6 +243,8 @@ def adaptive_card(alert: Alert, *, console_url: str | None = None,
     if len(settings) == 1:
         actions.append({"type": "Action.OpenUrl", "title": "How to fix",
                         "url": detectors.by_setting(settings[0]).doc_url})
+    if alert.kind == "resolved":  # Review (the finding) and the portal; nothing to fix
+        return _card(resolved_body(alert, subscription_names), actions[:2 if review else 1])
     if alert.kind == "change":
         body = _change_body(alert, subscription_names)
     else:
