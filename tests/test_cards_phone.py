@@ -160,6 +160,15 @@ def test_the_review_button_opens_the_consoles_page_for_the_alert() -> None:
     assert "Review" not in [a["title"] for a in adaptive_card(alert)["actions"]], "no console, no button"
 
 
+def test_a_resolved_card_reviews_the_finding_through_the_alert_that_opened_it() -> None:
+    restoring = _record(severity="info", before="AllowAll (0.0.0.0-255.255.255.255)", after="no rules")
+    alert = Alert("resolved", [restoring], id="r1", resolves="d0f631ca1ddba8db")
+    card = adaptive_card(alert, console_url=CONSOLE, subscription_names=NAMES)
+    assert [a["title"] for a in card["actions"]] == ["Review", "Azure portal"]
+    assert card["actions"][0]["url"] == f"{CONSOLE}/alert/d0f631ca1ddba8db"
+    assert _facts(card)["Subscription"] == "Payments Production"
+
+
 def test_the_console_url_comes_from_the_setting_and_reaches_the_posted_card(
     settings: Settings, teams: TeamsReceiver,
 ) -> None:
