@@ -348,6 +348,8 @@ def test_a_widened_firewall_rule_gets_its_addresses_back_and_a_new_one_is_delete
     ("tls_version", {"value": "TLSV1.2,TLSV1.3", "running": "TLSV1.3"}, "TLSV1,TLSV1.1,TLSV1.2,TLSV1.3", "--value",
      "TLSv1.2,TLSv1.3"),
     ("audit_log_events", "CONNECTION,ADMIN,DDL,DCL,DML", "DDL", "--value", "CONNECTION,ADMIN,DDL,DCL,DML"),
+    ("high_availability", {"mode": "SameZone", "standby_zone": "2"}, {"mode": "Disabled", "standby_zone": None},
+     "--high-availability", "SameZone"),
     ("audit_log_exclude_users", ["azure_superuser"], ["azure_superuser", "dba"], "--value", "azure_superuser"),
 ])
 def test_an_undo_command_restores_the_value_before(setting: str, before: Any, after: Any, option: str,
@@ -357,6 +359,8 @@ def test_an_undo_command_restores_the_value_before(setting: str, before: Any, af
     assert judgement.verdict.value == "weakened"
     [words] = _words(command.split(" && ")[0])
     assert words[words.index(option) + 1] == value
+    if setting == "high_availability":
+        assert words[words.index("--standby-zone") + 1] == "2"
     if setting == "entra_admin":
         assert words[words.index("--display-name") + 1] == "dba-group"
         assert "<user-assigned-identity>" in command, "the admin's identity is not in the detector's state"
