@@ -278,9 +278,13 @@ class FindingStore:
         return dropped
 
     def server_findings(self, server_id: str) -> list[Finding]:
-        """Every finding of one server, open and closed, newest first: two key ranges of its partition."""
+        """Every finding of one server (or subscription-level setting, by its resource id), open and closed,
+        newest first: two key ranges of its partition."""
+        from drift.subscription import target
+
         self.store.ensure_table()
-        pk = encode_key(server_id)
+        setting = target(server_id)
+        pk = encode_key(setting.partition if setting else server_id)
         found = []
         for lo in (SLOT, CLOSED):
             self._trip()

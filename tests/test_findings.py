@@ -8,6 +8,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from drift.config import Settings
 from drift.engine import DriftEngine
 from drift.findings import OPEN_MARK, Finding, FindingStore
@@ -321,3 +323,12 @@ def test_an_exempted_weakening_opens_a_finding_marked_so_and_its_undoing_sends_n
     closed = FindingStore(engine.store).finding(finding.id)
     assert closed is not None and closed.status == "resolved"
     assert teams.messages() == [], "no alert went out, so no resolved card either"
+
+
+def test_the_policy_turns_resolved_cards_off_with_a_boolean_and_refuses_anything_else() -> None:
+    from drift.policy import Policy, PolicyError
+
+    assert Policy().resolved_cards is True
+    assert parse_policy("[alerts]\nresolved_cards = false\n").resolved_cards is False
+    with pytest.raises(PolicyError, match=r"line 3: alerts.resolved_cards: must be true or false"):
+        parse_policy('[alerts]\nmin_severity = "low"\nresolved_cards = "no"\n', "policy")

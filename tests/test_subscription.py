@@ -104,6 +104,7 @@ def test_a_downgrade_to_free_is_one_alert_naming_the_servers(own_subscription: A
     resolved = FindingStore(engine.store).finding(record.finding_id or "")
     assert resolved is not None and (resolved.status, resolved.closed_via) == ("resolved", "event")
     assert len(teams.messages()) == 2 and "Resolved: " in str(teams.messages()[1])
+    assert FindingStore(engine.store).server_findings(record.server_id) == [resolved]
     assert record.alert_key in str(teams.messages()[1]), "the resolved card names the downgrade's alert"
 
 
