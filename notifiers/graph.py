@@ -87,7 +87,8 @@ def html_body(alert: Alert, *, console_url: str | None = None,
         title = detectors.by_setting(r.setting).title if r.setting != "server" else "Server"
         cells = [r.severity.upper(), r.server, title, r.before if r.before is not None else "(first seen)", r.after,
                  r.why, r.changed_by, r.client_ip or "unknown", r.event_time, r.remediation]
-        rows.append("<tr>" + "".join(f"<td>{html_text(c, 600)}</td>" for c in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{html_text(c, 600)}</td>" for c in cells[:-1])
+                    + f"<td>{html_text(cells[-1], 2_000)}</td></tr>")  # the undo command, whole
     head = "".join(f"<th align='left'>{h}</th>" for h in (
         "Severity", "Server", "Setting", "Before", "After", "Why", "Changed by", "From IP", "When", "Undo"))
     color = SEVERITY_HTML.get(alert.severity.value, "#605e5c")

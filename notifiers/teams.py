@@ -30,6 +30,7 @@ SEVERITY_COLOR = {"critical": "Attention", "high": "Warning", "medium": "Accent"
 SEVERITY_STYLE = {"critical": "attention", "high": "warning", "medium": "emphasis"}
 PORTAL = "https://portal.azure.com/#resource"
 MAX_LISTED = 25  # records listed on one card; the rest are counted
+MAX_COMMAND = 2_000  # a change card's undo command: long enough for every value a detector fills in
 DIGEST_LISTED = 5  # a digest is summarised by setting and severity, then lists only its worst few
 DETAILS_ID = "details"
 # The Workflows webhook refuses messages over about 28 KB ("Request Entity too large"): a card lists
@@ -37,15 +38,11 @@ DETAILS_ID = "details"
 MAX_MESSAGE_BYTES = 24_000
 
 
-def _badge(severity: str) -> str:
-    return severity.upper()
-
-
 def _heading(title: str, severity: str) -> dict[str, Any]:
     """The severity as a badge (a word, so that it reads without colour) over the title, on the severity's style."""
     color = SEVERITY_COLOR.get(severity, "Default")
     block: dict[str, Any] = {"type": "Container", "items": [
-        {"type": "TextBlock", "size": "Small", "weight": "Bolder", "color": color, "text": _badge(severity)},
+        {"type": "TextBlock", "size": "Small", "weight": "Bolder", "color": color, "text": severity.upper()},
         {"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True, "spacing": "None", "color": color,
          "text": title}]}
     if severity in SEVERITY_STYLE:
@@ -123,7 +120,8 @@ def _change_body(alert: Alert, names: Mapping[str, str] | None) -> list[dict[str
         _facts(facts),
         {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": "Undo"},
         {"type": "TextBlock", "wrap": True, "text": markdown(detector.remediation, 600)},
-        {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "text": markdown(record.remediation, 600)},
+        {"type": "TextBlock", "wrap": True, "fontType": "Monospace",
+         "text": markdown(record.remediation, MAX_COMMAND)},
         *_details(_ids(record, alert)),
     ]
 

@@ -366,6 +366,15 @@ def test_an_undo_command_restores_the_value_before(setting: str, before: Any, af
         assert "<user-assigned-identity>" in command, "the admin's identity is not in the detector's state"
 
 
+def test_a_long_filled_undo_command_reaches_the_change_card_whole() -> None:
+    before = [{"name": f"to-soc-{n}", "audit": True, "destinations": [f"workspace:{SOC}", f"storage:{STORAGE}",
+                                                                      f"event hub:{HUB}"]} for n in range(3)]
+    _, command = _undo("diagnostic_settings", before, [])
+    assert len(command) > 1_000
+    card = adaptive_card(Alert("change", [_record(setting="diagnostic_settings", remediation=command)], id="a1"))
+    assert command in _visible(card)
+
+
 def test_a_first_seen_gap_keeps_the_templates_default() -> None:
     detector = detectors.by_setting("tls_version")
     judgement = detector.first_seen("TLSV1.2", Context())
