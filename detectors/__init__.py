@@ -22,10 +22,10 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from drift.model import Judgement, Severity, Verdict, worst
+from drift.model import Judgement, Severity, Undo, Verdict, worst
 from drift.policy import Policy
 
 MODULES = ("firewall", "public_access", "network_isolation", "entra_only", "entra_admin", "tls", "audit_log",
@@ -87,6 +87,8 @@ class Detector:
     cis: str = ""  # CIS Microsoft Azure Foundations Benchmark v3.0.0 recommendation, e.g. "5.3.2"
     prowler: str = ""  # Prowler's check id, e.g. "mysql_flexible_server_audit_log_enabled"
     scope: str = "server"  # or "subscription": one state per subscription (drift.subscription), not per server
+    # Other undo templates a judgement's `Undo` may name, e.g. the firewall's "restore" of a widened rule.
+    commands: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def first_seen(self, state: Any, ctx: Context) -> Judgement | None:
         """A finding when a state seen for the first time already falls short, else None."""
@@ -136,17 +138,23 @@ def detector(
     cis: str = "",
     prowler: str = "",
     scope: str = "server",
+    commands: Mapping[str, str] | None = None,
+    previous: Callable[[Any], str | None] | None = None,
 ) -> Callable[[Issues], Issues]:
     """Register the decorated `issues(state, ctx)` function as the detector of `setting`.
 
     `static` marks a server parameter whose stored value runs only after a restart: its state is
     then judged by what the server runs as well as by what it will run (see `running_aware`).
+    `previous` gives a state's value as the undo command writes it back: a weakening's undo then
+    restores the value before it (`commands["previous"]`, `<value>`) rather than the template's default.
     """
 
     def register(issues: Issues) -> Issues:
         if setting in _REGISTRY:
             raise ValueError(f"two detectors for setting {setting!r}")
-        extra: dict[str, Any] = {"cis": cis, "prowler": prowler, "scope": scope}
+        extra: dict[str, Any] = {"cis": cis, "prowler": prowler, "scope": scope, "commands": dict(commands or {})}
+        if previous is not None and "previous" not in extra["commands"]:
+            raise ValueError(f"{setting}: `previous` needs a `commands['previous']` template")
         if static:
             if judge is not None:
                 raise ValueError(f"{setting}: a static parameter is judged by its issues, not a judge of its own")
@@ -155,12 +163,30 @@ def detector(
         else:
             found = Detector(setting, reads, title, control, severity_rules, remediation, command, doc_url,
                              state, issues, judge or compare_issues(issues), describe, **extra)
+        if previous is not None:
+            found = replace(found, judge=restoring(found.judge, previous))
         _REGISTRY[setting] = found
         return issues
 
     return register
 
 
+def restoring(judge: Judge, previous: Callable[[Any], str | None]) -> Judge:
+    """`judge`, whose weakenings carry the value before the change for the undo command to set back.
+
+    A static parameter's state waiting for a restart restores its stored value, the one that was set.
+    """
+
+    def judged(before: Any, after: Any, ctx: Context) -> Judgement | None:
+        judgement = judge(before, after, ctx)
+        if judgement is None or judgement.verdict != Verdict.WEAKENED or judgement.undo:
+            return judgement
+        value = previous(before["value"] if pending_restart(before) else before)
+        if value is None:
+            return judgement
+        return replace(judgement, undo=(Undo(values=(("value", value),), command="previous"),))
+
+    return judged
 _loaded = False
 _loading = threading.Lock()
 _loader: int | None = None  # the thread importing the modules, while it does

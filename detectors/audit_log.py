@@ -57,6 +57,9 @@ def enabled_issues(state: str | None, ctx: Context) -> list[Issue]:
     doc_url=LEARN + "concepts-audit-logs",
     state=parameter_value,
     describe=lambda s: s or "not set",
+    commands={"previous": "az mysql flexible-server parameter set -g {resource_group} -s {server} "
+                          "-n audit_log_events --value <value>"},
+    previous=lambda s: s or None,
     cis="5.3.4",
     prowler="mysql_flexible_server_audit_log_connection_activated",
 )

@@ -63,6 +63,9 @@ def _user(name: str) -> str:
     doc_url=LEARN + "concepts-audit-logs",
     state=users_state,
     describe=describe,
+    commands={"previous": "az mysql flexible-server parameter set -g {resource_group} -s {server} "
+                          "-n audit_log_exclude_users --value <value>"},
+    previous=lambda s: ",".join(s or []),
     cis=CIS_AUDIT,
 )
 def exclude_issues(state: list[str], ctx: Context) -> list[Issue]:
@@ -108,6 +111,9 @@ def include_judge(before: list[str], after: list[str], ctx: Context) -> Judgemen
     state=users_state,
     describe=lambda s: ", ".join(s) if s else "none (every user audited)",
     judge=include_judge,
+    commands={"previous": "az mysql flexible-server parameter set -g {resource_group} -s {server} "
+                          "-n audit_log_include_users --value <value>"},
+    previous=lambda s: ",".join(s or []),
     cis=CIS_AUDIT,
 )
 def include_issues(state: list[str], ctx: Context) -> list[Issue]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors import LEARN, Context, Issue, capitalized, detector, server_properties
-from drift.model import Judgement, Severity, Verdict, worst
+from drift.model import Judgement, Severity, Undo, Verdict, worst
 
 
 def backup_state(server: dict[str, Any] | None) -> dict[str, Any]:
@@ -38,7 +38,8 @@ def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgem
     elif after.get("geo_redundant") == "Enabled" and before.get("geo_redundant") != "Enabled":
         stronger.append("geo-redundant backup turned on")
     if weaker:
-        return Judgement(Verdict.WEAKENED, worst(severities), "; ".join(weaker))
+        undo = (Undo(values=(("days", str(old_days)),)),) if new_days < old_days else ()
+        return Judgement(Verdict.WEAKENED, worst(severities), "; ".join(weaker), undo=undo)
     if stronger:
         return Judgement(Verdict.STRENGTHENED, Severity.INFO, "; ".join(stronger))
     return Judgement(Verdict.CHANGED, Severity.INFO, "backup settings changed")

@@ -18,12 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 from detectors import LEARN, Context, Issue, detector
-from drift.model import Judgement, Severity, Verdict
+from drift.model import Judgement, Severity, Undo, Verdict
 
 AUDIT_CATEGORIES = {"mysqlauditlogs"}
 AUDIT_GROUPS = {"audit", "alllogs"}
 DESTINATIONS = {"workspaceId": "workspace", "storageAccountId": "storage",
                 "eventHubAuthorizationRuleId": "event hub", "marketplacePartnerId": "partner"}
+# The undo template's value for each kind of destination (`az monitor diagnostic-settings create` options).
+UNDO_VALUES = {"workspace": "workspace-id", "storage": "storage-account-id", "event hub": "event-hub-rule-id",
+               "partner": "partner-id"}
 
 
 def _ships_audit(logs: Any) -> bool:
@@ -103,6 +106,21 @@ def _targets(sinks: list[str], state: list[dict[str, Any]]) -> list[str]:
                    for d in s["destinations"] if d.lower() in sinks})
 
 
+def _undo(sinks: list[str], state: list[dict[str, Any]]) -> tuple[Undo, ...]:
+    """Recreate each setting that used to send audit logs to the lost sinks, with every destination it had
+    (the ids as Azure wrote them). The event hub's name is not kept: Azure picks one per category."""
+    steps = []
+    for name in _targets(sinks, state):
+        setting = next(s for s in state if s["name"] == name)
+        values = []
+        for destination in setting["destinations"]:
+            kind, _, target = destination.partition(":")
+            if kind in UNDO_VALUES:
+                values.append((UNDO_VALUES[kind], target))
+        steps.append(Undo(name, tuple(values), "recreate"))
+    return tuple(steps)
+
+
 def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Context) -> Judgement:
     old, new = audit_sinks(before), audit_sinks(after)
     lost, gained = sorted(old - new), sorted(new - old)
@@ -110,7 +128,7 @@ def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Contex
     if lost and not new:
         return Judgement(Verdict.WEAKENED, Severity.HIGH,
                          f"audit logs no longer reach {_named(lost, before)}; they are now shipped nowhere"
-                         + _recorded_note(ctx), tuple(_targets(lost, before)))
+                         + _recorded_note(ctx), tuple(_targets(lost, before)), _undo(lost, before))
     if lost or foreign:
         why = []
         if lost:
@@ -120,7 +138,7 @@ def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Contex
             why.append(f"audit logs now also go to {_named(foreign, after)}, "
                        "a destination the policy does not list")
         return Judgement(Verdict.WEAKENED, Severity.HIGH if foreign else Severity.MEDIUM, "; ".join(why),
-                         tuple(_targets(lost, before)))
+                         tuple(_targets(lost, before)), _undo(lost, before))
     if gained:
         return Judgement(Verdict.STRENGTHENED, Severity.INFO, f"audit logs now reach {_named(gained, after)}")
     return Judgement(Verdict.CHANGED, Severity.INFO, "diagnostic settings changed; audit shipping unchanged")
@@ -135,6 +153,10 @@ def judge(before: list[dict[str, Any]], after: list[dict[str, Any]], ctx: Contex
     remediation="Send the MySqlAuditLogs category (or the audit category group) to the security workspace.",
     command="az monitor diagnostic-settings create --resource {server_id} -n audit --workspace <workspace-id> "
             "--logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'",
+    commands={"recreate": "az monitor diagnostic-settings create --resource {server_id} -n {target} "
+                          "--workspace <workspace-id?> --storage-account <storage-account-id?> "
+                          "--event-hub-rule <event-hub-rule-id?> --marketplace-partner-id <partner-id?> "
+                          "--logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'"},
     doc_url=LEARN + "tutorial-configure-audit",
     state=settings_state,
     describe=describe,

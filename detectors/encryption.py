@@ -10,10 +10,11 @@ customer-managed key does not cover the geo backup: a gap.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from detectors import LEARN, Context, Issue, compare_issues, detector, server_properties
-from drift.model import Judgement, Severity, Verdict
+from drift.model import Judgement, Severity, Undo, Verdict
 
 TYPES = {"azurekeyvault": "AzureKeyVault", "systemmanaged": "SystemManaged"}
 
@@ -41,6 +42,8 @@ def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgem
         return Judgement(Verdict.CHANGED, Severity.LOW,
                          f"customer-managed key changed from {before.get('primary_key_uri')} "
                          f"to {after.get('primary_key_uri')}")
+    if verdict.verdict == Verdict.WEAKENED and before.get("primary_key_uri"):  # the key it had before
+        return replace(verdict, undo=(Undo(values=(("key-uri", str(before["primary_key_uri"])),)),))
     return verdict
 
 

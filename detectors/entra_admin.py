@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from detectors import LEARN, Context, Issue, compare_issues, detector
-from drift.model import Judgement, Severity, Verdict
+from drift.model import Judgement, Severity, Undo, Verdict
 
 
 def admins_state(admins: list[dict[str, Any]] | None) -> list[dict[str, str]]:
@@ -25,6 +26,10 @@ def judge(before: list[dict[str, str]], after: list[dict[str, str]], ctx: Contex
     verdict = compare_issues(issues)(before, after, ctx)
     if verdict.verdict == Verdict.CHANGED:
         return Judgement(Verdict.CHANGED, Severity.LOW, f"Entra administrator changed: {describe(after)}")
+    removed = [a for a in before or [] if a["sid"] not in {b["sid"] for b in after or []}]
+    if verdict.verdict == Verdict.WEAKENED and removed:  # the administrator that was there before, back
+        return replace(verdict, undo=(Undo(values=(("group", removed[0]["login"]),
+                                                   ("group-object-id", removed[0]["sid"]))),))
     return verdict
 
 

@@ -17,7 +17,7 @@ import ipaddress
 from typing import Any
 
 from detectors import LEARN, Context, Issue, detector
-from drift.model import Judgement, Severity, Verdict, worst
+from drift.model import Judgement, Severity, Undo, Verdict, worst
 
 WHOLE_INTERNET = 2**32
 AZURE_SERVICES = ("0.0.0.0", "0.0.0.0")
@@ -143,6 +143,13 @@ def _severity_for_new(count: int, total_after: int) -> Severity:
     return Severity.LOW
 
 
+def _undo(added: list[dict[str, str]], before: list[dict[str, str]]) -> tuple[Undo, ...]:
+    """Delete a rule that is new; give a rule that was widened its addresses back."""
+    old = {r["name"]: r for r in before}
+    return tuple(Undo(r["name"], (("start-ip", old[r["name"]]["start"]), ("end-ip", old[r["name"]]["end"])), "restore")
+                 if r["name"] in old else Undo(r["name"]) for r in added)
+
+
 def judge(before: list[dict[str, str]], after: list[dict[str, str]], ctx: Context) -> Judgement:
     old_cov, new_cov = _coverage(before, ctx), _coverage(after, ctx)
     opened, closed = _size(_subtract(new_cov, old_cov)), _size(_subtract(old_cov, new_cov))
@@ -166,7 +173,7 @@ def judge(before: list[dict[str, str]], after: list[dict[str, str]], ctx: Contex
         latent = unreachable(ctx)
         if latent:
             severity, why = Severity.LOW, f"{why} ({latent})"
-        return Judgement(Verdict.WEAKENED, severity, why, tuple(r["name"] for r in added))
+        return Judgement(Verdict.WEAKENED, severity, why, tuple(r["name"] for r in added), _undo(added, before))
     if closed or azure_off:
         return Judgement(Verdict.STRENGTHENED, Severity.INFO,
                          f"fewer addresses can connect ({closed:,} removed)" if closed
@@ -184,6 +191,8 @@ def judge(before: list[dict[str, str]], after: list[dict[str, str]], ctx: Contex
                    "low: fewer, or while public access is off",
     remediation="Delete the rule, or narrow it to the client addresses that need it.",
     command="az mysql flexible-server firewall-rule delete -g {resource_group} -n {server} --rule-name {target} --yes",
+    commands={"restore": "az mysql flexible-server firewall-rule update -g {resource_group} -n {server} "
+                         "--rule-name {target} --start-ip-address <start-ip> --end-ip-address <end-ip>"},
     doc_url=LEARN + "concepts-networking-public",
     state=rules_state,
     describe=describe,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors import LEARN, Context, Issue, detector, server_properties
-from drift.model import Judgement, Severity, Verdict
+from drift.model import Judgement, Severity, Undo, Verdict
 
 MODES = ("Disabled", "SameZone", "ZoneRedundant")  # weakest first
 _BY_LOWER = {m.lower(): m for m in MODES}
@@ -40,9 +40,12 @@ def _severity(mode: str | None) -> Severity:
 def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgement:
     old, new = before.get("mode"), after.get("mode")
     if _rank(new) < _rank(old):
+        values = (("mode", str(old)),) + ((("standby-zone", str(before["standby_zone"])),)
+                                          if before.get("standby_zone") else ())
         return Judgement(Verdict.WEAKENED, _severity(new),
                          f"high availability lowered from {old} to {new}"
-                         + ("" if new != "Disabled" else ": no standby to fail over to"))
+                         + ("" if new != "Disabled" else ": no standby to fail over to"),
+                         undo=(Undo(values=values, command="restore"),))
     if _rank(new) > _rank(old):
         return Judgement(Verdict.STRENGTHENED, Severity.INFO, f"high availability raised from {old} to {new}")
     return Judgement(Verdict.CHANGED, Severity.INFO, "high availability settings changed; mode unchanged")
@@ -57,6 +60,8 @@ def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgem
                    "lowered to SameZone",
     remediation="Turn zone-redundant high availability on (General Purpose or Business Critical tier).",
     command="az mysql flexible-server update -g {resource_group} -n {server} --high-availability ZoneRedundant",
+    commands={"restore": "az mysql flexible-server update -g {resource_group} -n {server} --high-availability <mode> "
+                         "--standby-zone <standby-zone?>"},
     doc_url=LEARN + "concepts-high-availability",
     state=ha_state,
     describe=describe,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors import LEARN, Context, Issue, detector, server_properties
-from drift.model import Judgement, Severity, Verdict
+from drift.model import Judgement, Severity, Undo, Verdict
 
 
 def isolation_state(server: dict[str, Any] | None) -> dict[str, str | None]:
@@ -27,7 +27,8 @@ def judge(before: dict[str, Any], after: dict[str, Any], ctx: Context) -> Judgem
     had, has = bool(before.get("delegated_subnet")), bool(after.get("delegated_subnet"))
     if had and not has:
         return Judgement(Verdict.WEAKENED, Severity.MEDIUM,
-                         "the server left its VNet: it now depends on public access and firewall rules")
+                         "the server left its VNet: it now depends on public access and firewall rules",
+                         undo=(Undo(values=(("delegated-subnet-id", before["delegated_subnet"]),)),))
     if has and not had:
         return Judgement(Verdict.STRENGTHENED, Severity.INFO, "the server is now VNet integrated")
     return Judgement(Verdict.CHANGED, Severity.LOW, "VNet subnet or private DNS zone changed")

@@ -8,12 +8,27 @@ reported as such rather than guessed at.
 
 from __future__ import annotations
 
+import re
+
 from detectors import LEARN, Context, Issue, detector, parameter_value
 from drift.model import Severity
 
 KNOWN_VERSIONS = {"TLSV1": "TLSv1.0", "TLSV1.0": "TLSv1.0", "TLSV1.1": "TLSv1.1", "TLSV1.2": "TLSv1.2",
                   "TLSV1.3": "TLSv1.3"}
 DEPRECATED = {"TLSv1.0", "TLSv1.1"}
+# How Azure writes each version (allowedValues, and what a configuration read returns). The state is kept
+# upper-cased, so that baselines compare whatever case a request used; a reader sees Azure's spelling.
+AZURE_SPELLING = {"TLSV1": "TLSv1", "TLSV1.0": "TLSv1.0", "TLSV1.1": "TLSv1.1", "TLSV1.2": "TLSv1.2",
+                  "TLSV1.3": "TLSv1.3"}
+_TOKEN = re.compile(r"[^,;\s]+")
+
+
+def as_azure_writes(state: str | None) -> str:
+    """A tls_version state as Azure writes it (`TLSV1.2,TLSV1.3` shows as `TLSv1.2,TLSv1.3`); a version Azure
+    does not know stays as read, upper-cased."""
+    if not state:
+        return "not set"
+    return _TOKEN.sub(lambda m: AZURE_SPELLING.get(m.group(), m.group()), state)
 
 
 def tls_versions(value: str | None) -> list[str]:
@@ -34,8 +49,11 @@ def tls_versions(value: str | None) -> list[str]:
             "&& az mysql flexible-server restart -g {resource_group} -n {server}",
     doc_url=LEARN + "concepts-networking-ssl-tls",
     state=parameter_value,
-    describe=lambda s: s or "not set",
+    describe=as_azure_writes,
     static=True,
+    commands={"previous": "az mysql flexible-server parameter set -g {resource_group} -s {server} -n tls_version "
+                          "--value <value> && az mysql flexible-server restart -g {resource_group} -n {server}"},
+    previous=lambda s: as_azure_writes(s) if s else None,
     cis="5.3.2",
     prowler="mysql_flexible_server_minimum_tls_version_12",
 )

@@ -28,6 +28,8 @@
 |                                   | (`https://DCE.REGION-1.ingest.monitor.azure.com`); unset: no export |
 | `DRIFT_LOGS_RULE_ID`              | the data collection rule's immutableId (`dcr-…`)               |
 | `DRIFT_LOGS_STREAM`               | the rule's stream (default `Custom-MySqlDrift_CL`)             |
+| `DRIFT_CONSOLE_URL`               | the web console (`https://APP/api/console`): cards get a "Review" button to it |
+| `DRIFT_SUBSCRIPTION_NAMES`        | `ID=Name;ID=Name`: cards and mails name these subscriptions (else their ids) |
 | `AZURE_CLIENT_ID`                 | client id of the user-assigned managed identity                |
 """
 
@@ -72,6 +74,12 @@ def webhook_problem(url: str) -> str | None:
     return "is not an https:// URL"
 
 
+def subscription_names(value: str) -> dict[str, str]:
+    """`ID=Name;ID=Name` (names may hold commas) as {lower-cased id: name}."""
+    pairs = (item.partition("=") for item in value.split(";") if "=" in item)
+    return {key.strip().lower(): name.strip() for key, _, name in pairs if key.strip() and name.strip()}
+
+
 @dataclass
 class Settings:
     arm_endpoint: str = DEFAULT_ARM
@@ -101,6 +109,8 @@ class Settings:
     logs_endpoint: str | None = None
     logs_rule_id: str | None = None
     logs_stream: str = "Custom-MySqlDrift_CL"
+    console_url: str | None = None
+    subscription_names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.notifiers:
@@ -139,6 +149,8 @@ class Settings:
             logs_endpoint=env.get("DRIFT_LOGS_ENDPOINT") or None,
             logs_rule_id=env.get("DRIFT_LOGS_RULE_ID") or None,
             logs_stream=env.get("DRIFT_LOGS_STREAM") or "Custom-MySqlDrift_CL",
+            console_url=(env.get("DRIFT_CONSOLE_URL") or "").strip().rstrip("/") or None,
+            subscription_names=subscription_names(env.get("DRIFT_SUBSCRIPTION_NAMES") or ""),
         )
 
     @classmethod
@@ -165,6 +177,8 @@ class Settings:
             logs_endpoint=data.get("logs_ingestion_endpoint") or None,
             logs_rule_id=data.get("logs_rule_id") or None,
             logs_stream=base.logs_stream,
+            console_url=str(data.get("console_url") or "").rstrip("/") or base.console_url,
+            subscription_names=base.subscription_names,
         )
 
     def validate(self) -> None:

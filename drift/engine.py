@@ -49,7 +49,8 @@ from drift.recent import RecentReads
 from drift.rechecks import RecheckQueue
 from drift.routing import Plan
 from drift.store import POSTURE, Baseline, BaselineStore, Change, ConcurrentUpdate
-from drift.undo import remediation
+from drift.undo import remediation as remediation  # re-exported: drift.review and tests use it
+from drift.undo import undo_command
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +438,7 @@ class DriftEngine:
         return judged_change(detector, state, baseline, ctx, event=event, now=now, policy=self.policy,
                              server_id=ref.server_id, server=ref.name, resource_group=ref.server.resource_group or "",
                              tags=ctx.others.get("server_tags"),
-                             undo=lambda targets: remediation(detector.command, ref, targets),
+                             undo=lambda judgement: undo_command(detector.command, detector.commands, ref, judgement),
                              alert_group=POSTURE if posture else setting)
 
     def _close(self, plan: Plan, *, confirm: bool = True) -> Outcome:

@@ -24,7 +24,7 @@ def canonical(state: Any) -> str:
 
 def judged_change(detector: Detector, state: Any, baseline: Baseline | None, ctx: Context, *, event: ArmEvent,
                   now: datetime, policy: Policy, server_id: str, server: str, resource_group: str = "",
-                  tags: dict[str, str] | None = None, undo: Callable[[tuple[str, ...]], str],
+                  tags: dict[str, str] | None = None, undo: Callable[[Judgement], str],
                   alert_group: str) -> Change | None:
     """The change a state makes against its baseline (None when it makes none). A change with a verdict
     carries its history row; one that alerts (a weakening at or above the policy's minimum severity,
@@ -51,7 +51,7 @@ def judged_change(detector: Detector, state: Any, baseline: Baseline | None, ctx
         why=judgement.why, event_id=event.id, event_time=event.time.isoformat(), detected_at=now.isoformat(),
         operation=event.operation_name or event.kind, changed_by=event.caller.display,
         client_ip=event.client_ip, correlation_id=event.correlation_id, alert_status=status.value,
-        remediation=undo(judgement.targets), control=detector.control,
+        remediation=undo(judgement), control=detector.control,
         exemption=(f"{exemption.reason} (until {exemption.expires.date().isoformat()})"
                    if exemption is not None else None),
     )

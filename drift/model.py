@@ -42,6 +42,20 @@ class AlertStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Undo:
+    """One undo command, filled with what the detector saw before the change.
+
+    `values` fill the command template's `<placeholder>`s by name (`("workspace-id", "/subscriptions/…")`);
+    `command` names which of the detector's templates to use ("" for its `command`, else a key of its
+    `commands`, e.g. the firewall's "restore" for a rule that was widened rather than added).
+    """
+
+    target: str = ""  # fills `{target}`, e.g. a firewall rule's name
+    values: tuple[tuple[str, str], ...] = ()
+    command: str = ""
+
+
+@dataclass(frozen=True)
 class Judgement:
     """A detector's answer about one setting: how the change moved security, and why."""
 
@@ -49,6 +63,7 @@ class Judgement:
     severity: Severity
     why: str
     targets: tuple[str, ...] = ()  # what the undo command acts on, e.g. firewall rule names
+    undo: tuple[Undo, ...] = ()  # when the detector knows more than the targets: one command each
 
 
 @dataclass

@@ -113,12 +113,15 @@ def build_notifiers(settings: Settings, credential: Any = None) -> list[Notifier
             from notifiers.graph import GraphMailNotifier
 
             out.append(GraphMailNotifier(credential, str(settings.mail_sender), settings.mail_to,
-                                         graph_endpoint=settings.graph_endpoint))
+                                         graph_endpoint=settings.graph_endpoint, console_url=settings.console_url,
+                                         subscription_names=settings.subscription_names))
         elif name == "channel":
             from notifiers.graph import GraphChannelNotifier
 
             team, channel = str(settings.teams_channel).split("/")
-            out.append(GraphChannelNotifier(credential, team, channel, graph_endpoint=settings.graph_endpoint))
+            out.append(GraphChannelNotifier(credential, team, channel, graph_endpoint=settings.graph_endpoint,
+                                            console_url=settings.console_url,
+                                            subscription_names=settings.subscription_names))
         elif name == "eventgrid":
             from notifiers.eventgrid import EventGridNotifier
 
@@ -127,7 +130,9 @@ def build_notifiers(settings: Settings, credential: Any = None) -> list[Notifier
         elif name == "teams":
             from notifiers.teams import TeamsWebhookNotifier
 
-            out.append(TeamsWebhookNotifier(str(settings.teams_webhook_url), max_wait=settings.alert_max_wait))
+            out.append(TeamsWebhookNotifier(str(settings.teams_webhook_url), max_wait=settings.alert_max_wait,
+                                            console_url=settings.console_url,
+                                            subscription_names=settings.subscription_names))
         elif name == "console":
             from notifiers.console import ConsoleNotifier
 

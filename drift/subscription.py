@@ -132,7 +132,7 @@ def check(found: Target, event: ArmEvent, *, reader: Any, store: Any, outbox: Al
             change = judged_change(
                 detector, detector.state(data), rows.baselines.get(detector.setting), ctx, event=event, now=now,
                 policy=policy, server_id=found.resource_id, server=found.label,
-                undo=lambda _targets, d=detector: d.command.replace("{subscription}", found.subscription_id),
+                undo=lambda _judgement, d=detector: d.command.replace("{subscription}", found.subscription_id),
                 alert_group=detector.setting)
             if change is None:
                 continue

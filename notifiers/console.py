@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from drift.model import Alert
+from notifiers.present import worst_first
 
 
 class ConsoleNotifier:
@@ -26,7 +27,7 @@ class ConsoleNotifier:
         if alert.kind == "posture":
             stream.write(f"ALERT [{alert.severity.upper()}] {alert.server}: new server, "
                          f"{len(alert.records)} gap(s) against the policy\n")
-        for record in alert.records:
+        for record in worst_first(alert.records):
             stream.write(
                 f"{'  - ' if alert.kind == 'posture' else 'ALERT '}[{record.severity.upper()}] {record.server}: "
                 f"{record.setting} {record.verdict} ({record.control})\n"

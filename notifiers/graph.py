@@ -16,14 +16,16 @@ the Workflows webhook or mail.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import detectors
 from drift.model import Alert
 from notifiers import NotifierError
+from notifiers.present import by_setting, review_url, subscriptions, worst_first
 from notifiers.safe import clip, html_text
 from notifiers.teams import adaptive_card
 
@@ -77,20 +79,31 @@ def subject(alert: Alert) -> str:
     return clip(f"[{alert.severity.upper()}] mysql-drift: {' '.join(what.split())[:200]}", 300)
 
 
-def html_body(alert: Alert) -> str:
+def html_body(alert: Alert, *, console_url: str | None = None,
+              subscription_names: Mapping[str, str] | None = None) -> str:
+    """The mail: what the card shows, in the card's order (worst first; a digest summarised by setting first)."""
     rows = []
-    for r in alert.records:
+    for r in worst_first(alert.records):
         title = detectors.by_setting(r.setting).title if r.setting != "server" else "Server"
         cells = [r.severity.upper(), r.server, title, r.before if r.before is not None else "(first seen)", r.after,
                  r.why, r.changed_by, r.client_ip or "unknown", r.event_time, r.remediation]
-        rows.append("<tr>" + "".join(f"<td>{html_text(c, 600)}</td>" for c in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{html_text(c, 600)}</td>" for c in cells[:-1])
+                    + f"<td>{html_text(cells[-1], 2_000)}</td></tr>")  # the undo command, whole
     head = "".join(f"<th align='left'>{h}</th>" for h in (
         "Severity", "Server", "Setting", "Before", "After", "Why", "Changed by", "From IP", "When", "Undo"))
     color = SEVERITY_HTML.get(alert.severity.value, "#605e5c")
     portal = f"https://portal.azure.com/#resource{html_text(alert.server_id, 600)}"
+    summary = ""
+    if alert.kind == "digest":
+        summary = "<ul>" + "".join(f"<li>{html_text(s.text())}</li>" for s in by_setting(alert.records)) + "</ul>"
+    review = review_url(console_url, alert)
+    # the console's address is configuration, not a value from outside: escaped, not defanged
+    links = [f"<a href='{html.escape(review, quote=True)}'>Review in the console</a>"] if review else []
+    links.append(f"<a href='{portal}'>Open the server in the Azure portal</a>")
     return (f"<h2 style='color:{color}'>{html_text(subject(alert), 300)}</h2>"
+            f"<p>Subscription: {html_text(subscriptions(alert, subscription_names))}</p>{summary}"
             f"<table border='1' cellpadding='4' cellspacing='0'><tr>{head}</tr>{''.join(rows)}</table>"
-            f"<p><a href='{portal}'>Open the server in the Azure portal</a> · alert id {html_text(alert.key)}</p>")
+            f"<p>{' · '.join(links)} · alert id {html_text(alert.key)}</p>")
 
 
 class GraphMailNotifier:
@@ -99,11 +112,13 @@ class GraphMailNotifier:
     name = "mail"
 
     def __init__(self, credential: Any, sender: str, recipients: list[str], *,
-                 graph_endpoint: str = "https://graph.microsoft.com") -> None:
+                 graph_endpoint: str = "https://graph.microsoft.com", console_url: str | None = None,
+                 subscription_names: Mapping[str, str] | None = None) -> None:
         if not recipients:
             raise ValueError("mail notifier needs at least one recipient")
         self._credential, self._endpoint = credential, graph_endpoint
         self.sender, self.recipients = sender, recipients
+        self.console_url, self.subscription_names = console_url, dict(subscription_names or {})
         self._client: Any = None
 
     def send(self, alert: Alert) -> None:
@@ -120,7 +135,8 @@ class GraphMailNotifier:
             self._client = graph_client(self._credential, self._endpoint)
         message = Message(
             subject=subject(alert),
-            body=ItemBody(content_type=BodyType.Html, content=html_body(alert)),
+            body=ItemBody(content_type=BodyType.Html, content=html_body(
+                alert, console_url=self.console_url, subscription_names=self.subscription_names)),
             to_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in self.recipients],
             importance=Importance.High if alert.severity.rank >= 3 else Importance.Normal,
             internet_message_headers=[InternetMessageHeader(name="X-MySqlDrift-Alert-Id", value=alert.key)],
@@ -138,9 +154,11 @@ class GraphChannelNotifier:
     name = "channel"
 
     def __init__(self, credential: Any, team_id: str, channel_id: str, *,
-                 graph_endpoint: str = "https://graph.microsoft.com") -> None:
+                 graph_endpoint: str = "https://graph.microsoft.com", console_url: str | None = None,
+                 subscription_names: Mapping[str, str] | None = None) -> None:
         self._credential, self._endpoint = credential, graph_endpoint
         self.team_id, self.channel_id = team_id, channel_id
+        self.console_url, self.subscription_names = console_url, dict(subscription_names or {})
         self._client: Any = None
 
     def send(self, alert: Alert) -> None:
@@ -154,7 +172,9 @@ class GraphChannelNotifier:
         message = ChatMessage(
             body=ItemBody(content_type=BodyType.Html, content='<attachment id="card"></attachment>'),
             attachments=[ChatMessageAttachment(id="card", content_type="application/vnd.microsoft.card.adaptive",
-                                               content=json.dumps(adaptive_card(alert)))],
+                                               content=json.dumps(adaptive_card(
+                                                   alert, console_url=self.console_url,
+                                                   subscription_names=self.subscription_names)))],
         )
         try:
             run(self._client.teams.by_team_id(self.team_id).channels.by_channel_id(self.channel_id)

@@ -1,38 +1,74 @@
 """Teams Workflows webhook ("Send webhook alerts to a channel"): one Adaptive Card per alert.
 
 The Workflows bot renders Adaptive Cards up to version 1.4 only, so the cards use FactSet,
-Container, ColumnSet and Action.OpenUrl and nothing newer. Every value that comes from outside
-goes through `safe.markdown`. The webhook URL carries a signature: it is a secret, so it never
-appears in a log line or an exception message.
+Container, ColumnSet, ActionSet, Action.OpenUrl and Action.ToggleVisibility and nothing newer.
+Every value that comes from outside goes through `safe.markdown`. The webhook URL carries a
+signature: it is a secret, so it never appears in a log line or an exception message.
+
+The cards are read on phones as often as on desktops (about 375 px wide): the severity is a word
+(`CRITICAL`, `HIGH`) as well as a colour and a container style, the facts an on-call acts on come
+first, and the ids a reader needs only to look something up (operation, correlation id, alert id)
+are folded under a "Details" toggle.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import detectors
-from drift.model import Alert, HistoryRecord, severity_counts
+from drift.model import Alert, HistoryRecord
 from notifiers import NotifierError
+from notifiers.present import by_setting, review_url, subscription, subscriptions, worst_first
 from notifiers.safe import DeliveryError, markdown, retry_after_seconds, with_retries
 
 CARD_VERSION = "1.4"
-SEVERITY_COLOR = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent",
+SEVERITY_COLOR = {"critical": "Attention", "high": "Warning", "medium": "Accent", "low": "Default",
                   "info": "Default"}
+# Container styles: the heading's (and a listed record's) background; default for the rest.
+SEVERITY_STYLE = {"critical": "attention", "high": "warning", "medium": "emphasis"}
 PORTAL = "https://portal.azure.com/#resource"
 MAX_LISTED = 25  # records listed on one card; the rest are counted
+MAX_COMMAND = 2_000  # a change card's undo command: long enough for every value a detector fills in
+DIGEST_LISTED = 5  # a digest is summarised by setting and severity, then lists only its worst few
+DETAILS_ID = "details"
 # The Workflows webhook refuses messages over about 28 KB ("Request Entity too large"): a card lists
 # the records that fit under this, with a margin, and counts the rest.
 MAX_MESSAGE_BYTES = 24_000
 
 
-def _heading(text: str, severity: str) -> dict[str, Any]:
-    return {"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True,
-            "color": SEVERITY_COLOR.get(severity, "Default"), "text": text}
+def _heading(title: str, severity: str) -> dict[str, Any]:
+    """The severity as a badge (a word, so that it reads without colour) over the title, on the severity's style."""
+    color = SEVERITY_COLOR.get(severity, "Default")
+    block: dict[str, Any] = {"type": "Container", "items": [
+        {"type": "TextBlock", "size": "Small", "weight": "Bolder", "color": color, "text": severity.upper()},
+        {"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True, "spacing": "None", "color": color,
+         "text": title}]}
+    if severity in SEVERITY_STYLE:
+        block.update(style=SEVERITY_STYLE[severity], bleed=True)
+    return block
+
+
+def heading_text(card: dict[str, Any]) -> str:
+    """A card's heading as one line, `CRITICAL: <title>` (for logs, tests and the chaos harness)."""
+    head = card["body"][0]
+    badge, title = (head["items"][0]["text"], head["items"][1]["text"]) if head["type"] == "Container" else (
+        "", head["text"])
+    return f"{badge}: {title}" if badge else title
 
 
 def _facts(pairs: list[tuple[str, object]]) -> dict[str, Any]:
     return {"type": "FactSet", "facts": [{"title": t, "value": markdown(v)} for t, v in pairs]}
+
+
+def _details(pairs: list[tuple[str, object]]) -> list[dict[str, Any]]:
+    """A "Details" button and the facts it shows: hidden until the reader asks for them."""
+    return [
+        {"type": "ActionSet", "actions": [
+            {"type": "Action.ToggleVisibility", "title": "Details", "targetElements": [DETAILS_ID]}]},
+        {"type": "Container", "id": DETAILS_ID, "isVisible": False, "spacing": "Small", "items": [_facts(pairs)]},
+    ]
 
 
 def _when(value: str | None) -> str:
@@ -55,45 +91,60 @@ def _server(record: HistoryRecord) -> str:
 
 def _who(record: HistoryRecord) -> list[tuple[str, object]]:
     return [("Changed by", record.changed_by), ("From IP", record.client_ip or "unknown"),
-            ("When", _when(record.event_time)), ("Operation", _operation(record.operation)),
-            ("Correlation", record.correlation_id or "-")]
+            ("When", _when(record.event_time))]
+
+
+def _ids(record: HistoryRecord, alert: Alert) -> list[tuple[str, object]]:
+    return [("Operation", _operation(record.operation)), ("Correlation id", record.correlation_id or "-"),
+            ("Alert id", alert.key)]
 
 
 def _title(record: HistoryRecord) -> str:
     return detectors.by_setting(record.setting).title if record.setting != "server" else "Server"
 
 
-def _change_body(alert: Alert) -> list[dict[str, Any]]:
+def _before(record: HistoryRecord) -> str:
+    return record.before if record.before is not None else "(first seen)"
+
+
+def _change_body(alert: Alert, names: Mapping[str, str] | None) -> list[dict[str, Any]]:
     record = alert.records[0]
     detector = detectors.by_setting(record.setting)
     facts: list[tuple[str, object]] = [
-        ("Server", _server(record)), ("Setting", f"{detector.title} ({record.setting})"),
-        ("Before", record.before if record.before is not None else "(first seen)"), ("After", record.after),
-        ("Severity", record.severity.upper()), ("Control", f"MCSB {record.control}"), *_who(record),
-        ("Alert id", alert.key)]
+        ("Server", _server(record)), ("Subscription", subscription(record.server_id, names)),
+        ("Setting", f"{detector.title} ({record.setting})"), ("Before", _before(record)), ("After", record.after),
+        *_who(record), ("Control", f"MCSB {record.control}")]
     return [
-        _heading(f"{record.severity.upper()}: {markdown(detector.title)} {record.verdict} on {markdown(record.server)}",
-                 record.severity),
+        _heading(f"{markdown(detector.title)} {record.verdict} on {markdown(record.server)}", record.severity),
         {"type": "TextBlock", "wrap": True, "text": markdown(record.why, 600)},
         _facts(facts),
         {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": "Undo"},
         {"type": "TextBlock", "wrap": True, "text": markdown(detector.remediation, 600)},
-        {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "text": markdown(record.remediation, 600)},
+        {"type": "TextBlock", "wrap": True, "fontType": "Monospace",
+         "text": markdown(record.remediation, MAX_COMMAND)},
+        *_details(_ids(record, alert)),
     ]
 
 
 def _record_item(record: HistoryRecord, with_server: bool) -> dict[str, Any]:
     where = f" · {markdown(record.server)}" if with_server else ""
-    return {"type": "Container", "separator": True, "items": [
+    item: dict[str, Any] = {"type": "Container", "separator": True, "items": [
         {"type": "TextBlock", "wrap": True, "weight": "Bolder", "color": SEVERITY_COLOR.get(record.severity),
          "text": f"{record.severity.upper()} · {markdown(_title(record))}{where} · MCSB {markdown(record.control)}"},
         {"type": "TextBlock", "wrap": True, "spacing": "None",
-         "text": f"{markdown(record.before if record.before is not None else '(first seen)', 120)} → "
-                 f"{markdown(record.after, 120)}"},
+         "text": f"{markdown(_before(record), 120)} → {markdown(record.after, 120)}"},
         {"type": "TextBlock", "wrap": True, "isSubtle": True, "spacing": "None", "text": markdown(record.why, 300)},
         {"type": "TextBlock", "wrap": True, "fontType": "Monospace", "isSubtle": True, "spacing": "None",
          "text": markdown(record.remediation, 300)},
     ]}
+    if record.severity in ("critical", "high"):
+        item["style"] = SEVERITY_STYLE[record.severity]
+    return item
+
+
+def listed_records(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record items a list card shows (each a separated Container)."""
+    return [b for b in card["body"] if b["type"] == "Container" and b.get("separator")]
 
 
 def serialized_size(payload: Any) -> int:
@@ -106,10 +157,10 @@ def _more(hidden: int) -> dict[str, Any]:
             "text": f"… and {hidden} more: run `mysql-drift history --verdict weakened`"}
 
 
-def _fitting(head: list[dict[str, Any]], items: list[dict[str, Any]], total: int,
+def _fitting(head: list[dict[str, Any]], items: list[dict[str, Any]], total: int, tail: list[dict[str, Any]],
              actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """As many listed records as keep the message under MAX_MESSAGE_BYTES, then "and N more"."""
-    base = serialized_size(_message(_card([*head, _more(total)], actions)))
+    """As many listed records as keep the message under MAX_MESSAGE_BYTES, then "and N more", then `tail`."""
+    base = serialized_size(_message(_card([*head, _more(total), *tail], actions)))
     budget, listed = MAX_MESSAGE_BYTES - base, []
     for item in items:
         budget -= serialized_size(item) + 2  # ", " between list items
@@ -117,36 +168,55 @@ def _fitting(head: list[dict[str, Any]], items: list[dict[str, Any]], total: int
             break
         listed.append(item)
     hidden = total - len(listed)
-    return [*head, *listed, *([_more(hidden)] if hidden else [])]
+    return [*head, *listed, *([_more(hidden)] if hidden else []), *tail]
 
 
-def _list_body(alert: Alert, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    first, count = alert.records[0], len(alert.records)
-    servers = sorted({r.server for r in alert.records})
+def _few(values: list[str], noun: str, limit: int = 5) -> str:
+    return ", ".join(values) if len(values) <= limit else f"{len(values)} {noun}"
+
+
+def _digest_summary(records: list[HistoryRecord]) -> list[dict[str, Any]]:
+    lines = [{"type": "TextBlock", "wrap": True, "spacing": "None", "text": f"• {markdown(s.text())}"}
+             for s in by_setting(records)]
+    return [{"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": "By setting"}, *lines]
+
+
+def _list_body(alert: Alert, actions: list[dict[str, Any]], names: Mapping[str, str] | None) -> list[dict[str, Any]]:
+    records = worst_first(alert.records)
+    first, count = alert.records[0], len(records)
+    servers = sorted({r.server for r in records})
     severity = alert.severity.value
+    summary: list[dict[str, Any]] = []
     if alert.kind == "posture":
-        heading = f"{severity.upper()}: new server {markdown(first.server)} has {count} gap(s) against the baseline"
-        facts: list[tuple[str, object]] = [("Server", _server(first)), *_who(first)]
+        heading = f"New server {markdown(first.server)} has {count} gap(s) against the baseline"
+        facts: list[tuple[str, object]] = [("Server", _server(first)),
+                                           ("Subscription", subscription(first.server_id, names)), *_who(first)]
+        ids = _ids(first, alert)
     elif alert.kind == "group":
-        heading = (f"{severity.upper()}: {count} weakening change(s) in one operation on "
-                   f"{markdown(', '.join(servers))}")
-        facts = [("Servers", ", ".join(servers)), *_who(first)]
+        heading = f"{count} weakening change(s) in one operation on {markdown(_few(servers, 'servers'))}"
+        facts = [("Servers", _few(servers, "servers", 10)), ("Subscription", subscriptions(alert, names)),
+                 *_who(first)]
+        ids = _ids(first, alert)
     else:
-        heading = f"{severity.upper()}: digest of {count} further weakening change(s) (alert rate limit reached)"
-        people = sorted({r.changed_by for r in alert.records})
-        facts = [("Severities", ", ".join(f"{n} {s}" for s, n in severity_counts(alert))),
-                 ("Servers", ", ".join(servers)), ("Changed by", ", ".join(people)),
-                 ("From", min(r.event_time or "" for r in alert.records)),
-                 ("To", max(r.event_time or "" for r in alert.records))]
-    items = [_record_item(r, len(servers) > 1) for r in alert.records[:MAX_LISTED]]
-    return _fitting([_heading(heading, severity), _facts(facts)], items, count, actions)
+        heading = f"Digest of {count} further weakening change(s) (alert rate limit reached)"
+        people = sorted({r.changed_by for r in records})
+        times = sorted(r.event_time or "" for r in records)
+        facts = [("Servers", _few(servers, "servers")), ("Subscription", subscriptions(alert, names)),
+                 ("Changed by", _few(people, "people")), ("From", _when(times[0])), ("To", _when(times[-1]))]
+        ids = [("Alert id", alert.key)]
+        records = records[:DIGEST_LISTED]
+        summary = [*_digest_summary(alert.records),
+                   {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": f"The worst {len(records)}"}]
+    items = [_record_item(r, len(servers) > 1) for r in records[:MAX_LISTED]]
+    return _fitting([_heading(heading, severity), _facts(facts), *summary], items, count, _details(ids), actions)
 
 
-def resolved_body(alert: Alert) -> list[dict[str, Any]]:
+def resolved_body(alert: Alert, names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """A "resolved" card: the weakening an earlier alert showed was undone (`Alert.resolves` is its id)."""
     record = alert.records[0]
     facts: list[tuple[str, object]] = [
-        ("Server", _server(record)), ("Setting", f"{_title(record)} ({record.setting})"), ("Now", record.after),
+        ("Server", _server(record)), ("Subscription", subscription(record.server_id, names)),
+        ("Setting", f"{_title(record)} ({record.setting})"), ("Now", record.after),
         ("Undone by", record.changed_by), ("From IP", record.client_ip or "unknown"),
         ("When", _when(record.event_time)),
         ("Found by", "reconcile scan" if record.operation == "reconcile" else _operation(record.operation)),
@@ -161,15 +231,22 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
             "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions}
 
 
-def adaptive_card(alert: Alert) -> dict[str, Any]:
-    actions = [{"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": f"{PORTAL}{alert.server_id}"}]
+def adaptive_card(alert: Alert, *, console_url: str | None = None,
+                  subscription_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The alert's card; a "Review" button to the console's page for it when `console_url` is set."""
+    review = review_url(console_url, alert)
+    actions = [{"type": "Action.OpenUrl", "title": "Review", "url": review}] if review else []
+    actions.append({"type": "Action.OpenUrl", "title": "Azure portal", "url": f"{PORTAL}{alert.server_id}"})
     settings = sorted({r.setting for r in alert.records if r.setting != "server"})
     if len(settings) == 1:
         actions.append({"type": "Action.OpenUrl", "title": "How to fix",
                         "url": detectors.by_setting(settings[0]).doc_url})
-    if alert.kind == "resolved":
-        return _card(resolved_body(alert), actions[:1])
-    body = _change_body(alert) if alert.kind == "change" else _list_body(alert, actions)
+    if alert.kind == "resolved":  # Review (the finding) and the portal; nothing to fix
+        return _card(resolved_body(alert, subscription_names), actions[:2 if review else 1])
+    if alert.kind == "change":
+        body = _change_body(alert, subscription_names)
+    else:
+        body = _list_body(alert, actions, subscription_names)
     return _card(body, actions)
 
 
@@ -178,9 +255,10 @@ def _message(card: dict[str, Any]) -> dict[str, Any]:
         "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
 
 
-def message(alert: Alert) -> dict[str, Any]:
+def message(alert: Alert, *, console_url: str | None = None,
+            subscription_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The envelope the Workflows webhook expects, under MAX_MESSAGE_BYTES."""
-    return _message(adaptive_card(alert))
+    return _message(adaptive_card(alert, console_url=console_url, subscription_names=subscription_names))
 
 
 class TeamsWebhookNotifier:
@@ -194,8 +272,11 @@ class TeamsWebhookNotifier:
     name = "teams"
 
     def __init__(self, webhook_url: str, *, timeout: float = 10.0, max_wait: float = 10.0,
-                 name: str = "teams") -> None:
+                 name: str = "teams", console_url: str | None = None,
+                 subscription_names: Mapping[str, str] | None = None) -> None:
         self.name = name
+        self.console_url = console_url
+        self.subscription_names = dict(subscription_names or {})
         self._url = webhook_url
         self._timeout = timeout
         self._max_wait = max_wait
@@ -231,7 +312,7 @@ class TeamsWebhookNotifier:
             raise DeliveryError(f"Teams webhook answered HTTP {response.status_code}", retryable=False)
 
     def send(self, alert: Alert) -> None:
-        payload = message(alert)
+        payload = message(alert, console_url=self.console_url, subscription_names=self.subscription_names)
         try:
             with_retries(lambda: self._post(payload), max_wait=self._max_wait)
         except DeliveryError as exc:

@@ -15,6 +15,7 @@ from drift.engine import DriftEngine, RetryableFailure
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.runtime import build_engine
+from notifiers.teams import heading_text, listed_records
 from tests.conftest import GROUP
 from tests.helpers import add_rule, create_compliant_server, server_id, set_parameter
 
@@ -35,7 +36,7 @@ def one_minute() -> Any:
 
 
 def card_kinds(teams: TeamsReceiver) -> list[str]:
-    return [m["attachments"][0]["content"]["body"][0]["text"] for m in teams.messages()]
+    return [heading_text(m["attachments"][0]["content"]) for m in teams.messages()]
 
 
 def test_changes_of_one_operation_become_one_card(
@@ -86,12 +87,12 @@ def test_past_the_rate_limit_alerts_wait_for_one_digest_card_but_high_ones_never
 
     assert engine.sweep()["digested"] == 1
     kinds = card_kinds(teams)
-    assert len(kinds) == 4 and "digest of 1 further weakening change(s)" in kinds[-1]
+    assert len(kinds) == 4 and "digest of 1 further weakening change(s)" in kinds[-1].lower()
     assert {r.alert_status for r in engine.store.history(server_id=server_id(server_name))} == {"sent"}
     assert engine.sweep()["sent"] == 0, "nothing is sent twice"
 
 
-def test_a_digest_lists_the_worst_first_and_counts_each_severity(
+def test_a_digest_lists_the_worst_first_and_counts_each_setting_by_severity(
     settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
 ) -> None:
     engine = settled(settings, sdk, arm, server_name, alerts_per_minute=1)
@@ -103,9 +104,9 @@ def test_a_digest_lists_the_worst_first_and_counts_each_severity(
     assert len(teams.messages()) == 1
     engine.sweep()
     digest = teams.messages()[-1]["attachments"][0]["content"]
-    facts = {f["title"]: f["value"] for b in digest["body"] if b["type"] == "FactSet" for f in b["facts"]}
-    assert facts["Severities"] == "1 medium, 1 low"
-    listed = [b["items"][0]["text"].split(" ")[0] for b in digest["body"] if b["type"] == "Container"]
+    by_setting = [b["text"] for b in digest["body"] if b["type"] == "TextBlock" and b["text"].startswith("• ")]
+    assert by_setting == ["• audit_log_events: 1 medium on 1 server", "• firewall_rules: 1 low on 1 server"]
+    listed = [b["items"][0]["text"].split(" ")[0] for b in listed_records(digest)]
     assert listed == ["MEDIUM", "LOW"]
 
 

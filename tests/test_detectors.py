@@ -485,9 +485,9 @@ def test_a_tls_fix_waiting_for_a_restart_is_no_strengthening_while_the_server_ru
     judgement = tls.judge(weak, fixed_not_applied, PUBLIC)
     assert judgement is not None
     assert (judgement.verdict, judgement.severity) == (Verdict.CHANGED, Severity.INFO)
-    assert "not in force yet" in judgement.why and "TLSV1.2,TLSV1.3" in judgement.why
+    assert "not in force yet" in judgement.why and "TLSv1.2,TLSv1.3" in judgement.why
     assert [i.key for i in tls.issues(fixed_not_applied, PUBLIC)] == ["allows:TLSv1.2"], "the running value counts"
-    assert tls.describe(fixed_not_applied) == "TLSV1.3 (running TLSV1.2,TLSV1.3 until restart)"
+    assert tls.describe(fixed_not_applied) == "TLSv1.3 (running TLSv1.2,TLSv1.3 until restart)"
 
     applied = state("tls_version", tls_config("TLSv1.3", "TLSv1.3"))
     assert judge("tls_version", fixed_not_applied, applied) == (Verdict.STRENGTHENED, Severity.INFO), (

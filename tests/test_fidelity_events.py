@@ -148,7 +148,7 @@ def test_a_tls_fix_counts_only_once_the_restart_makes_it_run(
     [outcome] = engine.handle_many([event])
     assert outcome.reads == 1, "a restart re-reads the static tracked parameters only"
     applied = history(engine, server_name)[0]
-    assert (applied.setting, applied.verdict, applied.after) == ("tls_version", "strengthened", "TLSV1.3")
+    assert (applied.setting, applied.verdict, applied.after) == ("tls_version", "strengthened", "TLSv1.3")
     assert applied.operation == f"{MYSQL}/restart/action"
 
 
@@ -167,8 +167,8 @@ def test_a_tls_weakening_pending_restart_is_alerted_as_pending_and_the_restart_a
     restart(sdk, server_name)
     deliver(engine, arm)
     latest = history(engine, server_name)[0]
-    assert (latest.verdict, latest.after) == ("changed", "TLSV1.2,TLSV1.3"), "now running what was alerted"
-    assert latest.why == "now in force after a restart: the server runs TLSV1.2,TLSV1.3"
+    assert (latest.verdict, latest.after) == ("changed", "TLSv1.2,TLSv1.3"), "now running what was alerted"
+    assert latest.why == "now in force after a restart: the server runs TLSv1.2,TLSv1.3"
     assert len(teams.messages()) == 1
 
 

@@ -19,6 +19,7 @@ from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.reconcile import Reconciler
 from drift.runtime import build_engine
+from notifiers.teams import heading_text
 from tests.conftest import GROUP, SUBSCRIPTION
 from tests.helpers import add_rule, create_compliant_server, server_id, set_parameter, set_public_access
 
@@ -63,7 +64,7 @@ def test_public_access_and_an_allow_all_rule_together_are_critical_whatever_the_
         second.handle_many(events[1:])
 
     assert "critical" in severities(engine, server_name)
-    assert any(m["attachments"][0]["content"]["body"][0]["text"].startswith("CRITICAL") for m in teams.messages())
+    assert any(heading_text(m["attachments"][0]["content"]).startswith("CRITICAL") for m in teams.messages())
 
 
 def test_entra_only_switched_on_while_the_admin_is_restored_raises_no_false_lockout_card(
@@ -104,7 +105,7 @@ def test_one_function_host_handling_two_events_of_a_server_at_once_sends_each_ca
         set_parameter(sdk, server_name, "require_secure_transport", value)
         at_once([lambda e=e: host.handle_many([e]) for e in arm.drain_events()])  # neither may fail
 
-    cards = [m["attachments"][0]["content"]["body"][0]["text"] for m in teams.messages()]
+    cards = [heading_text(m["attachments"][0]["content"]) for m in teams.messages()]
     weakened = [c for c in cards if not c.startswith("Resolved: ")]
     resolved = [c for c in cards if c.startswith("Resolved: ")]
     assert len(weakened) == len(set(weakened)) * 2 == 4, "two weakenings, each alerted once, in each weakening round"
@@ -167,7 +168,7 @@ def test_a_404_that_persists_on_a_setting_fails_retryable_and_records_nothing(
         engine.handle_many(event)
     assert engine.store.history(server_id=server_id(server_name)) == []
     [outcome] = engine.handle_many(event)  # Event Grid's next delivery
-    assert (outcome.records[0].after or "").startswith("TLSV1.2")
+    assert (outcome.records[0].after or "").startswith("TLSv1.2")
 
 
 def test_arms_retry_after_never_keeps_an_invocation_past_its_budget(
@@ -183,4 +184,4 @@ def test_arms_retry_after_never_keeps_an_invocation_past_its_budget(
     assert time.monotonic() - started < engine.arm_budget, "it fails at once instead of sleeping 2 x 20 s"
     arm.clear_faults()
     [outcome] = engine.handle_many(event)
-    assert (outcome.records[0].after or "").startswith("TLSV1.2")
+    assert (outcome.records[0].after or "").startswith("TLSv1.2")

@@ -19,6 +19,7 @@ from drift.engine import DriftEngine, RetryableFailure
 from drift.local.arm import ArmStandIn
 from drift.local.receivers import TeamsReceiver
 from drift.runtime import build_engine
+from notifiers.teams import heading_text
 from tests.helpers import (
     add_rule,
     create_compliant_server,
@@ -67,7 +68,7 @@ def baseline_server(sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name:
         (lambda sdk, s: add_rule(sdk, s, "AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"), "firewall_rules", "low",
          None, None),
         (lambda sdk, s: set_parameter(sdk, s, "tls_version", "TLSv1.2,TLSv1.3"), "tls_version", "medium",
-         "TLSV1.3", "TLSV1.2,TLSV1.3 (running TLSV1.3 until restart)"),
+         "TLSv1.3", "TLSv1.2,TLSv1.3 (running TLSv1.3 until restart)"),
         (lambda sdk, s: set_parameter(sdk, s, "aad_auth_only", "OFF"), "aad_auth_only", "high", "ON", "OFF"),
         (lambda sdk, s: set_parameter(sdk, s, "require_secure_transport", "OFF"), "require_secure_transport", "high",
          "ON", "OFF"),
@@ -106,7 +107,7 @@ def test_a_weakening_change_is_recorded_and_alerted_once_with_one_arm_read(
     shown = facts(card)
     assert shown["Server"] == f"{baseline_server} (resource group rg-tests)"
     assert shown["Setting"].endswith(f"({setting})")
-    assert shown["Severity"] == severity.upper()
+    assert heading_text(card["attachments"][0]["content"]).startswith(f"{severity.upper()}: ")
     assert shown["Changed by"] == "Casey Admin <casey@contoso.example>"
     assert card["attachments"][0]["content"]["version"] == "1.4"
 

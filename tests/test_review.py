@@ -48,7 +48,7 @@ def test_accept_makes_a_missed_change_the_baseline_so_the_next_event_reports_not
     [row] = engine.store.history(server_id=server_id(server_name))
     assert (row.operation, row.changed_by, row.verdict) == ("accept", "Riley On-Call", "changed")
     assert row.why == "accepted as the baseline: legacy JDBC driver, CHG-77"
-    assert (row.before, row.after) == ("TLSV1.3", "TLSV1.2,TLSV1.3 (running TLSV1.3 until restart)")
+    assert (row.before, row.after) == ("TLSv1.3", "TLSv1.2,TLSv1.3 (running TLSv1.3 until restart)")
     assert teams.messages() == []
 
 
@@ -122,7 +122,7 @@ def test_accept_names_what_was_accepted(
         accept(engine, server_name, setting="tls_version", reason="x", by="Riley")
     with pytest.raises(ReviewError, match=re.escape("no alert or event 'feedfacefeedface'")):
         accept(engine, server_name, alert="feedfacefeedface", reason="x", by="Riley")
-    with pytest.raises(ReviewError, match=re.escape("tls_version is now 'TLSV1.3', not 'TLSv1.2'")):
+    with pytest.raises(ReviewError, match=re.escape("tls_version is now 'TLSv1.3', not 'TLSv1.2'")):
         accept(engine, server_name, setting="tls_version", expect="TLSv1.2", reason="x", by="Riley")
 
 

@@ -174,16 +174,23 @@ def card_text(message: Any) -> str:
 
 
 def card_facts(message: dict[str, Any]) -> dict[str, str]:
-    content = message["attachments"][0]["content"]
+    """Every fact of a card, those under its "Details" toggle included."""
     facts: dict[str, str] = {}
-    for block in content.get("body", []):
-        if block.get("type") == "FactSet":
-            facts.update({f["title"]: f["value"] for f in block["facts"]})
+
+    def walk(blocks: list[dict[str, Any]]) -> None:
+        for block in blocks:
+            if block.get("type") == "FactSet":
+                facts.update({f["title"]: f["value"] for f in block["facts"]})
+            walk(block.get("items") or [])
+
+    walk(message["attachments"][0]["content"].get("body", []))
     return facts
 
 
 def card_heading(message: dict[str, Any]) -> str:
-    return str(message["attachments"][0]["content"]["body"][0].get("text", ""))
+    from notifiers.teams import heading_text
+
+    return heading_text(message["attachments"][0]["content"])
 
 
 def duplicates(messages: list[dict[str, Any]]) -> int:

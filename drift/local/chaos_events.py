@@ -189,7 +189,7 @@ def transient_404(env: ChaosEnv) -> Tally:
     if any((r.after or "").lower() == "not set" for r in rows):
         tally.wrong += 1
         tally.note("a transient 404 on a parameter recorded as 'not set'")
-    if not any((r.after or "").startswith("TLSV1.2,TLSV1.3") for r in rows):
+    if not any((r.after or "").startswith("TLSv1.2,TLSv1.3") for r in rows):
         tally.lost += 1
         tally.note("the real tls_version change was never recorded")
     writes.add_rule(sdk, GROUP, world.name, *ALLOW_ALL)

@@ -10,6 +10,8 @@
 //   {"warnings": [...], "errors": [...], "version": "...", "width": px, "height": px,
 //    "text": what a reader sees (one line per block), "links": hrefs of <a> in the body,
 //    "overflow": text that runs into the right padding or past the card's edge,
+//    "expandedText": what a reader sees after pressing every Action.ToggleVisibility button once
+//    (null when the card has none; then OUT_DIR/<name>-expanded.png shows it),
 //    "blockedRequests": [...], "renderMs": ms}.
 // warnings: parse events for the 1.4 target (e.g. "UnknownElementType: ..." for a 1.5 Table,
 // "UnsupportedProperty: ...", "UnknownActionType: ..." for actions Workflows cards cannot use).
@@ -216,7 +218,8 @@ async function main() {
                 card = JSON.parse(await readFile(path.join(inDir, file), "utf8"));
             } catch (err) {
                 report[name] = { warnings: [], errors: [`InvalidJson: ${err.message}`], version: null, width: 0,
-                                 height: 0, blockedRequests: [], text: "", links: [], overflow: [], renderMs: 0 };
+                                 height: 0, blockedRequests: [], text: "", links: [], overflow: [], expandedText: null,
+                                 renderMs: 0 };
                 continue;
             }
             let result;
@@ -232,6 +235,17 @@ async function main() {
             const host = page.locator("#host");
             const box = await host.boundingBox();
             await host.screenshot({ path: path.join(outDir, `${name}.png`), animations: "disabled" });
+            // Press each toggle (the renderer gives its button aria-controls, the ids it shows and hides).
+            const expandedText = await page.evaluate(() => {
+                const host = document.getElementById("host");
+                const toggles = Array.from(host.querySelectorAll("button[aria-controls]"));
+                toggles.forEach((button) => button.click());
+                return toggles.length ? host.innerText.split("\n").map((line) => line.replace(/\s+/g, " ").trim())
+                    .filter(Boolean).join("\n") : null;
+            });
+            if (expandedText !== null) {
+                await host.screenshot({ path: path.join(outDir, `${name}-expanded.png`), animations: "disabled" });
+            }
             report[name] = {
                 warnings: result.warnings,
                 errors: [...result.errors, ...pageErrors],
@@ -242,6 +256,7 @@ async function main() {
                 text: result.text,
                 links: result.links,
                 overflow: result.overflow,
+                expandedText,
                 renderMs: Date.now() - t0,
             };
         }
