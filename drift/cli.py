@@ -101,6 +101,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         records = records[: args.limit]
     if args.format == "json":
         print(json.dumps([r.to_dict() for r in records], indent=2))
+    elif args.format == "ocsf":  # JSON lines: one OCSF Compliance Finding per row
+        from drift.ocsf import finding_event
+
+        for r in records:
+            print(json.dumps(finding_event(r), sort_keys=True))
     else:
         print(format_table(records))
     return 0
@@ -226,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--server", help="server name or full ARM id")
     history.add_argument("--since", type=parse_since, help="30m, 24h, 7d or an ISO date")
     history.add_argument("--verdict", choices=[v.value for v in Verdict])
-    history.add_argument("--format", choices=["table", "json"], default="table")
+    history.add_argument("--format", choices=["table", "json", "ocsf"], default="table")
     history.add_argument("--limit", type=int)
     history.set_defaults(func=cmd_history)
 
