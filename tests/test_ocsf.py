@@ -43,6 +43,7 @@ from tests.helpers import (
 from tests.test_notifiers import HOSTILE, record
 
 SCHEMA = OWN_SPECS / "ocsf" / "compliance_finding-1.8.0.schema.json"
+ACTIVITY = {"weakened": "Create", "strengthened": "Close", "changed": "Update"}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_every_row_the_engine_writes_on_the_local_stack_is_a_valid_compliance_fi
                    lambda: set_parameter(sdk, watched, "aad_auth_only", "OFF"),
                    lambda: diagnostic_setting(sdk, watched, "audit", None),
                    lambda: set_parameter(sdk, watched, "aad_auth_only", "ON"),
-                   lambda: delete_rule(sdk, watched, "office")):
+                   lambda: delete_rule(sdk, watched, "office")):  # AllowAll still admits it: changed
         change()
         deliver()
     from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
@@ -105,13 +106,13 @@ def test_every_row_the_engine_writes_on_the_local_stack_is_a_valid_compliance_fi
         "public_network_access", "aad_auth_only", "entra_admin", "tls_version", "audit_log_enabled",
         "diagnostic_settings", "data_encryption", "backup", "defender", "high_availability", "firewall_rules",
         "require_secure_transport", "defender_plan"}
-    assert {r.verdict for r in rows} == {"weakened", "strengthened"}
+    assert {r.verdict for r in rows} == {"weakened", "strengthened", "changed"}
     for row in rows:
         event = ocsf.finding_event(row)
         assert problems(validator, event) == [], (row.setting, row.verdict)
         assert json.loads(json.dumps(event)) == event
         assert event["severity_id"] == ocsf.severity_id(row.severity) > 0
-        assert event["activity_name"] == ("Create" if row.verdict == "weakened" else "Close")
+        assert event["activity_name"] == ACTIVITY[row.verdict]
     plan = next(r for r in rows if r.setting == "defender_plan" and r.verdict == "weakened")
     event = ocsf.finding_event(plan)
     assert event["resources"][0]["type"] == "Microsoft.Security/pricings"
