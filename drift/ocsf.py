@@ -23,6 +23,7 @@ from drift.model import HistoryRecord, Verdict, alert_key
 from notifiers.safe import clip
 
 if TYPE_CHECKING:
+    from detectors import Detector
     from drift.findings import Finding
 
 VERSION = "1.8.0"  # the OCSF schema version the events are validated against
@@ -63,7 +64,7 @@ def finding_event(record: HistoryRecord, *, finding: Finding | None = None) -> d
     activity = _activity(record, finding)
     status = _status(record, finding)
     compliance_status = _COMPLIANCE.get(record.verdict, (2, "Warning"))
-    when = _utc(record.detected_at) or datetime.now(UTC)
+    when = _utc(record.detected_at) or _utc(record.event_time) or datetime.fromtimestamp(0, UTC)
     first = (_utc(finding.opened_at) if finding else None) or _utc(record.event_time) or when
     last = (_utc(finding.updated_at) if finding else None) or when
     detector = _detector(record.setting)
@@ -81,7 +82,7 @@ def finding_event(record: HistoryRecord, *, finding: Finding | None = None) -> d
         "metadata": _metadata(record),
         "cloud": _cloud(record),
         "finding_info": {
-            "uid": finding.id if finding else alert_key(f"{record.server_id}|{record.setting}|{record.event_id}"),
+            "uid": _finding_uid(record, finding),
             "title": title, "desc": _text(record.why),
             "types": ["Configuration Drift", f"MySQL flexible server: {_text(record.setting)}"],
             "analytic": {"uid": _text(record.setting), "name": f"{PRODUCT}: {_text(record.setting)}",
@@ -100,7 +101,7 @@ def finding_event(record: HistoryRecord, *, finding: Finding | None = None) -> d
     keys = finding.alert_keys if finding else [record.alert_key] if record.alert_key else []
     if keys:
         event["finding_info"]["uid_alt"] = _text(keys[0])  # the alert that first carried it (the card's "Alert id")
-    if record.remediation or detector:
+    if record.verdict == Verdict.WEAKENED.value and (record.remediation or detector):  # else nothing to do
         advice = detector.remediation if detector else f"Restore the baseline of {_text(record.setting)}."
         undo = f" Undo: {_text(record.remediation)}" if record.remediation else ""
         event["remediation"] = {"desc": f"{advice}{undo}"}
@@ -109,7 +110,7 @@ def finding_event(record: HistoryRecord, *, finding: Finding | None = None) -> d
     return event
 
 
-def _detector(setting: str) -> Any:
+def _detector(setting: str) -> Detector | None:
     """The detector that judged the row (its title, advice and documentation), None for the engine's own rows
     (a deleted server) or a setting no detector has any more."""
     import detectors
@@ -118,6 +119,13 @@ def _detector(setting: str) -> Any:
         return detectors.by_setting(setting)
     except KeyError:
         return None
+
+
+def _finding_uid(record: HistoryRecord, finding: Finding | None) -> str:
+    """The finding's id: given, or on the row (`finding_id`, once drift.findings records it), or the id
+    drift.findings gives the finding a weakening row opens."""
+    known = finding.id if finding else getattr(record, "finding_id", None)
+    return _text(known) if known else alert_key(f"{record.server_id}|{record.setting}|{record.event_id}")
 
 
 def _activity(record: HistoryRecord, finding: Finding | None) -> int:
@@ -211,10 +219,12 @@ def _compliance(record: HistoryRecord, status: tuple[int, str]) -> dict[str, Any
 
 def _unmapped(record: HistoryRecord, finding: Finding | None) -> dict[str, Any]:
     extra: dict[str, Any] = {"verdict": _text(record.verdict), "alert_status": _text(record.alert_status)}
-    for name in ("remediation", "exemption", "acknowledged", "alert_key"):
+    if record.remediation and record.verdict == Verdict.WEAKENED.value:
+        extra["undo_command"] = _text(record.remediation)
+    for name in ("exemption", "acknowledged", "alert_key"):
         value = getattr(record, name)
         if value:
-            extra["undo_command" if name == "remediation" else name] = _text(value)
+            extra[name] = _text(value)
     if finding is not None:
         extra["finding_status"] = finding.status
     return extra

@@ -223,6 +223,8 @@ def test_a_row_without_its_finding_takes_activity_and_status_from_verdict_and_re
     assert (event["status_id"], event["status"]) == status
     assert (event["compliance"]["status_id"], event["compliance"]["status"]) == compliance
     assert event["type_uid"] == 200300 + activity[0]
+    weakened = "verdict" not in overrides
+    assert ("remediation" in event, "undo_command" in event["unmapped"]) == (weakened, weakened), "nothing to undo"
 
 
 @dataclass
