@@ -4,8 +4,9 @@ Each history row of an alert is one CloudEvent whose `data` is one OCSF 1.8.0 Co
 (`drift.ocsf`): SIEMs and data lakes take one OCSF event per record, and a 200-record digest does not
 become one event past Event Grid's 1 MB. The CloudEvent's `id` is the row's stable id (`metadata.uid` of the
 OCSF event), so a subscriber drops the duplicate an at-least-once retry may publish; the extension attributes
-`alertkey` (the card's "Alert id") and `alertkind` (`change`, `group`, `digest`, `posture`, ...) group the
-events of one alert. The type carries the OCSF version (`MySqlDrift.Finding.OCSF.v1_8`): a subscriber filters
+`alertkey` (the card's "Alert id") and `alertkind` (`change`, `group`, `digest`, `posture`, `resolved`) group
+the events of one alert; a `resolved` alert's events also carry `resolves`, the key of the alert that opened
+the finding. The type carries the OCSF version (`MySqlDrift.Finding.OCSF.v1_8`): a subscriber filters
 on it and a future schema gets a new type instead of surprising an old subscriber. An alert's events go in
 one publish call, split only where a batch would pass 1 MB.
 """
@@ -34,6 +35,8 @@ def cloud_events(alert: Alert) -> list[Any]:
         extensions = {"alertkind": alert.kind}
         if alert.id:
             extensions["alertkey"] = alert.key
+        if alert.resolves:
+            extensions["resolves"] = alert.resolves  # a resolved card: the alert key of the finding's first alert
         events.append(CloudEvent(
             source=record.server_id, type=TYPE, subject=data["metadata"]["event_code"], id=data["metadata"]["uid"],
             data=data, datacontenttype="application/json", dataschema=ocsf.SCHEMA_URL, extensions=extensions))
