@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from drift.armid import InvalidResourceId, ResourceId
+from drift.findings import finding_id
 from drift.model import HistoryRecord, Verdict, alert_key
 from notifiers.safe import clip
 
@@ -122,10 +123,10 @@ def _detector(setting: str) -> Detector | None:
 
 
 def _finding_uid(record: HistoryRecord, finding: Finding | None) -> str:
-    """The finding's id: given, or on the row (`finding_id`, once drift.findings records it), or the id
-    drift.findings gives the finding a weakening row opens."""
-    known = finding.id if finding else getattr(record, "finding_id", None)
-    return _text(known) if known else alert_key(f"{record.server_id}|{record.setting}|{record.event_id}")
+    """The finding's id: given, or the row's (the finding it opened, updated or resolved), or, for a row
+    written before findings were kept, the id drift.findings gives the finding a weakening row opens."""
+    known = finding.id if finding else record.finding_id
+    return _text(known) if known else finding_id(record.server_id, record.setting, record.event_id)
 
 
 def _activity(record: HistoryRecord, finding: Finding | None) -> int:

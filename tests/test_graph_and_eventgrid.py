@@ -106,6 +106,16 @@ def test_each_record_of_an_alert_is_published_as_a_cloud_event_whose_data_is_its
     assert topic.messages()[-1]["id"] == first["id"], "a retry publishes the same id: the subscriber drops it"
 
 
+def test_a_resolved_alert_names_the_alert_that_opened_the_finding(topic: TopicReceiver, ca: LocalCA) -> None:
+    restored = record(verdict="strengthened", severity="info", before="x", after="no rules", finding_id="f" * 16)
+    EventGridNotifier(topic.endpoint, LocalCredential(), connection_verify=str(ca.ca_bundle)).send(
+        Alert("resolved", [restored], id="r1", resolves="0123456789abcdef"))
+    [sent] = topic.messages()
+    assert (sent["alertkind"], sent["resolves"]) == ("resolved", "0123456789abcdef")
+    assert (sent["data"]["activity_name"], sent["data"]["status"], sent["data"]["finding_info"]["uid"]) == (
+        "Close", "Resolved", "f" * 16)
+
+
 def test_a_large_alert_is_split_into_publishes_under_event_grids_megabyte(topic: TopicReceiver, ca: LocalCA) -> None:
     records = [record(event_id=f"e{n}", after="x" * 8000) for n in range(150)]
     events = cloud_events(Alert("digest", records, id="d1"))

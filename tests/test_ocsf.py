@@ -11,7 +11,6 @@ import copy
 import json
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from drift import ocsf
 from drift.armid import mysql_server_ref
 from drift.cli import main
 from drift.engine import DriftEngine, remediation
+from drift.findings import Finding, FindingStore
 from drift.local.arm import ArmStandIn
 from drift.local.credential import LocalCredential
 from drift.local.tls import LocalCA
@@ -227,29 +227,12 @@ def test_a_row_without_its_finding_takes_activity_and_status_from_verdict_and_re
     assert ("remediation" in event, "undo_command" in event["unmapped"]) == (weakened, weakened), "nothing to undo"
 
 
-@dataclass
-class FindingValue:
-    """The fields of `drift.findings.Finding` (CONTRACTS.md) that an OCSF event reads."""
-
-    id: str
-    status: str
-    opened_at: str
-    updated_at: str
-    alert_keys: list[str] = field(default_factory=list)
-
-
-def a_finding(status: str) -> Any:
-    try:
-        from drift.findings import Finding
-    except ImportError:  # until the findings branch lands
-        return FindingValue("f00dfeedf00dfeed", status, "2026-11-20T09:00:00+00:00", "2026-11-20T10:00:01+00:00",
-                            ["0123456789abcdef", "a1b2c3d4e5f60718"])
+def a_finding(status: str) -> Finding:
     return Finding(id="f00dfeedf00dfeed", server_id=record().server_id, server="db1", setting="firewall_rules",
                    status=status, severity="critical", why="w", opened_at="2026-11-20T09:00:00+00:00",
                    updated_at="2026-11-20T10:00:01+00:00", before=None, after="x", changed_by="Casey Admin",
                    client_ip=None, event_id="e1", correlation_id=None,
-                   alert_keys=["0123456789abcdef", "a1b2c3d4e5f60718"], remediation=None, control="NS-2",
-                   closed_by=None, closed_at=None, closed_via=None, close_reason=None, acknowledged=None)
+                   alert_keys=["0123456789abcdef", "a1b2c3d4e5f60718"], control="NS-2")
 
 
 @pytest.mark.parametrize(("status", "expected"), [("open", (1, "New")), ("acknowledged", (2, "In Progress")),
@@ -257,6 +240,7 @@ def a_finding(status: str) -> Any:
 def test_a_finding_s_lifecycle_sets_the_status_and_its_id_the_uid(status: str, expected: tuple[int, str],
                                                                    validator: Draft202012Validator) -> None:
     finding = a_finding(status)
+    assert finding.open == (status in ("open", "acknowledged"))
     event = ocsf.finding_event(record(alert_key="a1b2c3d4e5f60718"), finding=finding)
     assert problems(validator, event) == []
     assert (event["status_id"], event["status"]) == expected
@@ -266,6 +250,29 @@ def test_a_finding_s_lifecycle_sets_the_status_and_its_id_the_uid(status: str, e
     assert (event["activity_id"], event["activity_name"]) == (2, "Update"), "a later weakening of an open finding"
     first = ocsf.finding_event(record(alert_key="0123456789abcdef"), finding=finding)
     assert first["activity_id"] == 1
+
+
+def test_the_rows_of_one_finding_on_the_local_stack_share_its_uid_from_create_to_close(
+    sdk: Any, arm: ArmStandIn, engine: DriftEngine, server_name: str, validator: Draft202012Validator,
+) -> None:
+    create_compliant_server(sdk, server_name)
+    engine.handle_many(arm.drain_events())
+    set_parameter(sdk, server_name, "require_secure_transport", "OFF")
+    [opened] = [r for o in engine.handle_many(arm.drain_events()) for r in o.records]
+    set_parameter(sdk, server_name, "require_secure_transport", "ON")
+    [closed] = [r for o in engine.handle_many(arm.drain_events()) for r in o.records]
+    finding = FindingStore(engine.store).finding(opened.finding_id or "")
+    assert finding is not None and finding.status == "resolved" and closed.finding_id == finding.id
+
+    create, close = ocsf.finding_event(opened), ocsf.finding_event(closed)
+    assert create["finding_info"]["uid"] == close["finding_info"]["uid"] == finding.id
+    assert (create["activity_name"], create["status"], close["activity_name"], close["status"]) == (
+        "Create", "New", "Close", "Resolved")
+    assert create["metadata"]["uid"] != close["metadata"]["uid"]
+    now = ocsf.finding_event(opened, finding=finding)
+    assert (now["activity_name"], now["status"]) == ("Create", "Resolved"), "the finding's lifecycle as it is now"
+    assert now["finding_info"]["uid_alt"] == finding.alert_keys[0]
+    assert all(problems(validator, e) == [] for e in (create, close, now))
 
 
 # -- hostile input -------------------------------------------------------------------------------
