@@ -85,7 +85,7 @@ def finding_event(record: HistoryRecord, *, finding: Finding | None = None) -> d
         "finding_info": {
             "uid": _finding_uid(record, finding),
             "title": title, "desc": _text(record.why),
-            "types": ["Configuration Drift", f"MySQL flexible server: {_text(record.setting)}"],
+            "types": ["Configuration Drift", f"{PRODUCT}/{_text(record.setting)}"],
             "analytic": {"uid": _text(record.setting), "name": f"{PRODUCT}: {_text(record.setting)}",
                          "type_id": 1, "type": "Rule"},
             "first_seen_time": _ms(first), "first_seen_time_dt": _dt(first),
