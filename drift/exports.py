@@ -130,8 +130,8 @@ class LogExporter:
         out = Flushed()
         rows, owner = [], {}
         for item in pending:
-            for history_key, record in item.history:
-                values = row(record, partition=item.partition, history_row_key=history_key)
+            for _, record in item.history:
+                values = row(record)
                 rows.append(values)
                 owner[values["RecordId"]] = item.key
         out.rows = len(rows)

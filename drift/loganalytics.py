@@ -15,31 +15,18 @@ limit can still be refused with 413: such a chunk is split in two and each half 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from drift.model import HistoryRecord
+from drift.ocsf import row_uid, severity_id
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STREAM = "Custom-MySqlDrift_CL"
-_SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 RETRYABLE = {408, 429, 500, 502, 503, 504}
-
-
-def severity_id(severity: str) -> int:
-    """OCSF's severity_id (1 informational .. 5 critical; 0 unknown): `drift.ocsf.severity_id`'s mapping,
-    here until that module lands (a test holds the two equal when both exist)."""
-    return _SEVERITY_ID.get((severity or "").lower(), 0)
-
-
-def record_id(partition: str, history_row_key: str) -> str:
-    """The row's id in Log Analytics: the same history row always gets the same one, so KQL can
-    de-duplicate what an at-least-once export sent twice."""
-    return hashlib.sha256(f"{partition}\n{history_row_key}".encode()).hexdigest()[:32]
 
 
 def _scope(server_id: str) -> tuple[str, str]:
@@ -51,13 +38,15 @@ def _scope(server_id: str) -> tuple[str, str]:
     return sub.lower(), group
 
 
-def row(record: HistoryRecord, *, partition: str, history_row_key: str) -> dict[str, Any]:
+def row(record: HistoryRecord) -> dict[str, Any]:
     """One history row as a row of `MySqlDrift_CL` (strings are never null: Log Analytics shows
-    an empty string the same way, and KQL's `isempty` covers both)."""
+    an empty string the same way, and KQL's `isempty` covers both). `RecordId` is the row's OCSF
+    `metadata.uid` (and its Event Grid event id): the same history row always gets the same one, so KQL
+    de-duplicates what an at-least-once export sent twice, and joins it with the OCSF events."""
     subscription, group = _scope(record.server_id)
     return {
         "TimeGenerated": record.detected_at,
-        "RecordId": record_id(partition, history_row_key),
+        "RecordId": row_uid(record),
         "EventTime": record.event_time or record.detected_at,
         "SubscriptionId": subscription,
         "ResourceGroup": group,

@@ -1,20 +1,60 @@
-"""Drift findings as CloudEvents on an Event Grid custom topic, for Sentinel, Logic Apps or a SOAR.
+"""Drift findings as CloudEvents on an Event Grid custom topic, for Sentinel, Security Lake, Logic Apps or a SOAR.
 
-Each alert is one CloudEvent whose `id` is the alert's idempotency key, so a subscriber can
-drop the duplicate that an at-least-once retry may publish. The type says what happened
-(`MySqlDrift.SecurityWeakened`, `MySqlDrift.PostureGaps`); `data` carries the history records.
+Each history row of an alert is one CloudEvent whose `data` is one OCSF 1.8.0 Compliance Finding
+(`drift.ocsf`): SIEMs and data lakes take one OCSF event per record, and a 200-record digest does not
+become one event past Event Grid's 1 MB. The CloudEvent's `id` is the row's stable id (`metadata.uid` of the
+OCSF event), so a subscriber drops the duplicate an at-least-once retry may publish; the extension attributes
+`alertkey` (the card's "Alert id") and `alertkind` (`change`, `group`, `digest`, `posture`, `resolved`) group
+the events of one alert; a `resolved` alert's events also carry `resolves`, the key of the alert that opened
+the finding. The type carries the OCSF version (`MySqlDrift.Finding.OCSF.v1_8`): a subscriber filters
+on it and a future schema gets a new type instead of surprising an old subscriber. An alert's events go in
+one publish call, split only where a batch would pass 1 MB.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from drift import ocsf
 from drift.model import Alert
 from notifiers import NotifierError
 
-TYPES = {"change": "MySqlDrift.SecurityWeakened", "group": "MySqlDrift.SecurityWeakened",
-         "digest": "MySqlDrift.SecurityWeakened", "posture": "MySqlDrift.PostureGaps",
-         "resolved": "MySqlDrift.FindingResolved"}
+TYPE = "MySqlDrift.Finding.OCSF.v" + "_".join(ocsf.VERSION.split(".")[:2])
+MAX_BATCH_BYTES = 1_000_000  # Event Grid refuses a publish over 1 MB
+_ENVELOPE_BYTES = 1_000  # a CloudEvent's own attributes, generously
+
+
+def cloud_events(alert: Alert) -> list[Any]:
+    """The alert's CloudEvents, one OCSF finding each."""
+    from azure.core.messaging import CloudEvent
+
+    events = []
+    for record in alert.records:
+        data = ocsf.finding_event(record)
+        extensions = {"alertkind": alert.kind}
+        if alert.id:
+            extensions["alertkey"] = alert.key
+        if alert.resolves:
+            extensions["resolves"] = alert.resolves  # a resolved card: the alert key of the finding's first alert
+        events.append(CloudEvent(
+            source=record.server_id, type=TYPE, subject=data["metadata"]["event_code"], id=data["metadata"]["uid"],
+            data=data, datacontenttype="application/json", dataschema=ocsf.SCHEMA_URL, extensions=extensions))
+    return events
+
+
+def batches(events: list[Any], limit: int = MAX_BATCH_BYTES) -> list[list[Any]]:
+    """Consecutive runs of events whose serialized size stays under `limit`."""
+    out: list[list[Any]] = []
+    size = 0
+    for event in events:
+        cost = len(json.dumps(event.data).encode()) + _ENVELOPE_BYTES
+        if not out or size + cost > limit:
+            out.append([])
+            size = 0
+        out[-1].append(event)
+        size += cost
+    return out
 
 
 class EventGridNotifier:
@@ -28,20 +68,13 @@ class EventGridNotifier:
 
     def send(self, alert: Alert) -> None:
         from azure.core.exceptions import AzureError
-        from azure.core.messaging import CloudEvent
         from azure.eventgrid import EventGridPublisherClient
 
         if self._client is None:
             self._client = EventGridPublisherClient(self._endpoint, self._credential)
-        event = CloudEvent(
-            source=alert.server_id, type=TYPES.get(alert.kind, "MySqlDrift.SecurityWeakened"),
-            subject=",".join(sorted({r.setting for r in alert.records})), id=alert.key if alert.id else None,
-            data={"kind": alert.kind, "severity": alert.severity.value,
-                  "records": [r.to_dict() for r in alert.records],
-                  **({"resolves": alert.resolves} if alert.kind == "resolved" else {})},
-        )
         try:
-            # Per call: azure-eventgrid 4.2x drops the constructor's transport options for basic topics.
-            self._client.send([event], connection_verify=self._verify)
+            for batch in batches(cloud_events(alert)):
+                # Per call: azure-eventgrid 4.2x drops the constructor's transport options for basic topics.
+                self._client.send(batch, connection_verify=self._verify)
         except AzureError as exc:
             raise NotifierError(f"Event Grid publish failed ({type(exc).__name__})") from None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
+from drift import ocsf
 from drift.config import ConfigError, Settings
 from drift.local.arm import ArmStandIn
 from drift.local.credential import LocalCredential, service_principal_claims
@@ -17,7 +18,7 @@ from drift.local.tls import LocalCA
 from drift.model import Alert
 from drift.runtime import build_engine
 from notifiers import NotifierError
-from notifiers.eventgrid import EventGridNotifier
+from notifiers.eventgrid import MAX_BATCH_BYTES, EventGridNotifier, batches, cloud_events
 from notifiers.graph import GraphChannelNotifier, GraphMailNotifier
 from tests.conftest import SUBSCRIPTION
 from tests.helpers import create_compliant_server, server_id, set_parameter
@@ -85,27 +86,45 @@ def topic(ca: LocalCA) -> Iterator[TopicReceiver]:
         yield receiver
 
 
-def test_each_alert_is_published_once_as_a_cloud_event_with_its_idempotency_key(topic: TopicReceiver,
-                                                                                 ca: LocalCA) -> None:
+def test_each_record_of_an_alert_is_published_as_a_cloud_event_whose_data_is_its_ocsf_finding(
+        topic: TopicReceiver, ca: LocalCA) -> None:
     notifier = EventGridNotifier(topic.endpoint, LocalCredential(), connection_verify=str(ca.ca_bundle))
     notifier.send(alert())
-    notifier.send(Alert("posture", [record(), record(setting="tls_version", severity="medium")], id="p1"))
-    first, second = topic.messages()
-    assert (first["specversion"], first["type"], first["id"]) == ("1.0", "MySqlDrift.SecurityWeakened",
-                                                                  alert().key)
+    posture = Alert("posture", [record(), record(setting="tls_version", severity="medium", control="DP-3")], id="p1")
+    notifier.send(posture)
+    first, *gaps = topic.messages()
+    assert (first["specversion"], first["type"], first["datacontenttype"]) == (
+        "1.0", "MySqlDrift.Finding.OCSF.v1_8", "application/json")
+    assert first["dataschema"] == ocsf.SCHEMA_URL and first["id"] == first["data"]["metadata"]["uid"]
+    assert (first["alertkey"], first["alertkind"]) == (alert().key, "change"), "the card's Alert id groups them"
     assert first["source"].endswith("/flexibleServers/db1") and first["subject"] == "firewall_rules"
-    assert first["data"]["records"][0]["severity"] == "critical"
-    assert (second["type"], second["subject"], len(second["data"]["records"])) == (
-        "MySqlDrift.PostureGaps", "firewall_rules,tls_version", 2)
+    assert first["data"] == json.loads(json.dumps(ocsf.finding_event(alert().records[0]))), "the OCSF event as made"
+    assert (first["data"]["class_uid"], first["data"]["severity_id"]) == (2003, 5)
+    assert [(g["subject"], g["alertkind"], g["alertkey"], g["data"]["compliance"]["control"]) for g in gaps] == [
+        ("firewall_rules", "posture", posture.key, "NS-2"), ("tls_version", "posture", posture.key, "DP-3")]
+    notifier.send(alert())
+    assert topic.messages()[-1]["id"] == first["id"], "a retry publishes the same id: the subscriber drops it"
 
 
-def test_a_resolved_alert_is_published_as_its_own_type_naming_the_alert_it_resolves(topic: TopicReceiver,
-                                                                                   ca: LocalCA) -> None:
-    notifier = EventGridNotifier(topic.endpoint, LocalCredential(), connection_verify=str(ca.ca_bundle))
-    notifier.send(Alert("resolved", [record(severity="info")], id="r1", resolves=alert().key))
-    [event] = topic.messages()
-    assert (event["type"], event["id"], event["data"]["resolves"]) == ("MySqlDrift.FindingResolved",
-                                                                        Alert("x", [], id="r1").key, alert().key)
+def test_a_resolved_alert_names_the_alert_that_opened_the_finding(topic: TopicReceiver, ca: LocalCA) -> None:
+    restored = record(verdict="strengthened", severity="info", before="x", after="no rules", finding_id="f" * 16)
+    EventGridNotifier(topic.endpoint, LocalCredential(), connection_verify=str(ca.ca_bundle)).send(
+        Alert("resolved", [restored], id="r1", resolves="0123456789abcdef"))
+    [sent] = topic.messages()
+    assert (sent["alertkind"], sent["resolves"]) == ("resolved", "0123456789abcdef")
+    assert (sent["data"]["activity_name"], sent["data"]["status"], sent["data"]["finding_info"]["uid"]) == (
+        "Close", "Resolved", "f" * 16)
+
+
+def test_a_large_alert_is_split_into_publishes_under_event_grids_megabyte(topic: TopicReceiver, ca: LocalCA) -> None:
+    records = [record(event_id=f"e{n}", after="x" * 8000) for n in range(150)]
+    events = cloud_events(Alert("digest", records, id="d1"))
+    batches_ = batches(events)
+    assert len(batches_) >= 2 and [e for b in batches_ for e in b] == events
+    assert all(sum(len(json.dumps(e.data)) for e in b) < MAX_BATCH_BYTES for b in batches_)
+    EventGridNotifier(topic.endpoint, LocalCredential(), connection_verify=str(ca.ca_bundle)).send(
+        Alert("digest", records, id="d1"))
+    assert len({m["id"] for m in topic.messages()}) == 150
 
 
 def test_a_service_principal_is_named_by_its_display_name_resolved_once(

@@ -24,8 +24,9 @@ from drift.local.credential import LocalCredential
 from drift.local.receivers import LogsIngestionReceiver, TeamsReceiver
 from drift.local.tls import LocalCA
 from drift.local.writes import defender_plan
-from drift.loganalytics import LogsUploader, record_id, row, severity_id
+from drift.loganalytics import LogsUploader, row
 from drift.model import HistoryRecord
+from drift.ocsf import row_uid
 from drift.review import accept
 from drift.runtime import build_engine
 from tests.conftest import CARELESS, GROUP, fixture_json
@@ -62,7 +63,7 @@ def test_a_row_has_exactly_the_columns_of_the_table_with_their_types() -> None:
         severity="high", why="old TLS", event_id="e1", event_time="2026-01-01T00:00:00+00:00",
         detected_at="2026-01-01T00:00:02+00:00", operation="Microsoft.DBforMySQL/flexibleServers/write",
         changed_by="Casey", client_ip=None, correlation_id=None, alert_status="sent", alert_key="abc")
-    values = row(record, partition="p", history_row_key="history|1")
+    values = row(record)
     assert list(values) == [c["name"] for c in COLUMNS], "the columns of infra/loganalytics-columns.json, in order"
     for column in COLUMNS:
         value = values[column["name"]]
@@ -73,18 +74,12 @@ def test_a_row_has_exactly_the_columns_of_the_table_with_their_types() -> None:
         else:
             assert isinstance(value, str), f"{column['name']} is a string, never null"
     assert (values["SubscriptionId"], values["ResourceGroup"], values["SeverityId"]) == ("s1", "RG-A", 4)
-    assert values["RecordId"] == record_id("p", "history|1") != record_id("p", "history|2")
-    assert [row(dataclasses.replace(record, severity=s), partition="p", history_row_key="k")["SeverityId"]
+    assert values["RecordId"] == row_uid(record) != row(dataclasses.replace(record, event_id="e2"))["RecordId"]
+    assert [row(dataclasses.replace(record, severity=s))["SeverityId"]
             for s in ("info", "low", "medium", "high", "critical")] == [1, 2, 3, 4, 5]
     assert values["FindingId"] == ""
     record.finding_id = "0123456789abcdef"  # type: ignore[attr-defined]  # HistoryRecord.finding_id (findings)
-    assert row(record, partition="p", history_row_key="history|1")["FindingId"] == "0123456789abcdef"
-
-
-def test_the_severity_id_is_ocsfs() -> None:
-    ocsf = pytest.importorskip("drift.ocsf", reason="drift/ocsf.py comes with the ocsf branch")
-    assert [severity_id(s) for s in ("info", "low", "medium", "high", "critical")] == [
-        ocsf.severity_id(s) for s in ("info", "low", "medium", "high", "critical")]
+    assert row(record)["FindingId"] == "0123456789abcdef"
 
 
 def test_the_rows_of_an_event_batch_arrive_in_one_gzip_call_with_their_values(
@@ -142,7 +137,7 @@ def test_a_row_committed_but_not_uploaded_is_sent_by_the_sweep_and_deduplicates_
     [weakened] = exporting.handle(change).records
     [pending] = pending_markers(exporting)
     history = exporting.store.export_rows(pending["pk"], pending["row_key"])
-    exporting.exports.uploader.upload([row(r, partition=pending["pk"], history_row_key=k) for k, r in history])
+    exporting.exports.uploader.upload([row(r) for _, r in history])
     later(exporting, 61)
     exporting.sweep()
     rows = logs.rows()

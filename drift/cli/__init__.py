@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--severity", choices=[s.value for s in Severity], help="this severity or worse")
     history.add_argument("--setting", help="only this setting (e.g. firewall_rules)")
     history.add_argument("--by", help="only changes by a caller whose name contains this (any case)")
-    history.add_argument("--format", choices=["table", "json", "csv"], default="table",
+    history.add_argument("--format", choices=["table", "json", "csv", "ocsf"], default="table",
                          help="table (short event ids, long values wrapped), json or csv (every field, in full)")
     history.add_argument("--limit", type=at_least(1), help="at most this many rows")
     history.set_defaults(func=cmd_history)

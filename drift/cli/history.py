@@ -48,6 +48,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in records], indent=2))
     elif args.format == "csv":
         write_csv(records, sys.stdout)
+    elif args.format == "ocsf":  # JSON lines: one OCSF Compliance Finding per row
+        from drift.ocsf import finding_event
+
+        for r in records:
+            print(json.dumps(finding_event(r), sort_keys=True))
     else:
         print(format_table(records))
     return 0
