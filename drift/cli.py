@@ -120,6 +120,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         engine.store.ensure_table()  # the clients the engine builds on first use, built before anyone writes
         engine.process_rechecks()
         stack.start_pump(engine)
+        stack.start_console(engine)  # the console as the local OS user (it plays App Service Authentication)
         stack.write_endpoints(endpoints_file)  # last: the stack is ready when its endpoints appear
         print(f"local stack up; endpoints in {endpoints_file}", flush=True)
         print(json.dumps(stack.endpoints(), indent=2), flush=True)
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="the local stack")
     local_sub = local.add_subparsers(dest="local_command", required=True)
-    up = local_sub.add_parser("up", help="start Azurite, the ARM stand-in, receivers and the event pump")
+    up = local_sub.add_parser("up", help="start Azurite, the ARM stand-in, receivers, the event pump and the console")
     up.add_argument("--endpoints-file", help="where to write the endpoints JSON")
     up.add_argument("--workdir", help="folder for the CA bundle (default: a new temporary folder)")
     up.set_defaults(func=cmd_local_up)
