@@ -31,10 +31,8 @@ class BadRequest(ValueError):
 
 
 def server_settings() -> list[str]:
-    """The settings of a server, in the detectors' own order (the fleet's columns)."""
-    order = {name: i for i, name in enumerate(detectors.MODULES)}
-    found = [d for d in detectors.all_detectors() if d.scope == "server"]
-    return [d.setting for d in sorted(found, key=lambda d: (order.get(d.reads.split("/")[0], 99), d.setting))]
+    """The judged settings of a server, in the detectors' own order (the fleet's columns)."""
+    return [d.setting for d in detectors.all_detectors() if d.scope == "server" and d.control != "-"]
 
 
 def worst_of(severities: list[str]) -> str | None:
