@@ -33,10 +33,11 @@ from typing import Any, Protocol
 
 import detectors
 from detectors import Context
-from drift import routing, subscription
+from drift import lifecycle, routing, subscription
 from drift.armid import ServerRef, mysql_server_ref
 from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller, MalformedEvent, parse_event
+from drift.findings import FindingWrite, Slot
 from drift.judging import canonical, judged_change
 from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
 from drift.outbox import GROUPING, AlertOutbox, Notifier, new_owner
@@ -237,7 +238,8 @@ class DriftEngine:
                                     rows.baselines)
                 if self._defer(plan, outcome, attempt):
                     return outcome
-                changes, guards = self._judge(plan, states, rows.baselines, outcome, read, posture=posture)
+                changes, guards, findings = self._judge(plan, states, rows.baselines, outcome, read, posture=posture,
+                                                        open_findings=rows.findings)
             except ServerGone:
                 log.info("event %s: server %s no longer exists; nothing to re-check", event.id, ref.server_id)
                 outcome.status = "server_gone"
@@ -247,7 +249,8 @@ class DriftEngine:
                 # Grouped alerts are leased to nobody for the window: a delayed message or the sweep sends them.
                 queued = self.store.commit(ref.server_id, ref.name, changes, guards=guards,
                                            owner=GROUPING if grouping else owner, now=self.clock(),
-                                           lease=timedelta(seconds=self.group_window) if grouping else LEASE)
+                                           lease=timedelta(seconds=self.group_window) if grouping else LEASE,
+                                           findings=findings)
             except ConcurrentUpdate:
                 log.info("event %s: %s changed under us; re-reading", event.id, ref.server_id)
                 continue
@@ -256,7 +259,8 @@ class DriftEngine:
                 outcome.status = "recorded"
             elif any(b.event_id == event.id for b in baselines.values()):
                 # Delivered again after its changes were committed: its index rows may not have been.
-                self.store.reindex(ref.server_id, event.id, rows.outbox, now=self.clock())
+                self.store.reindex(ref.server_id, event.id, rows.outbox, now=self.clock(),
+                                   findings=list(rows.findings.values()))
             for record in outcome.records:
                 log.info("drift %s %s on %s: %s -> %s (%s; %s)", record.verdict, record.setting, record.server,
                          record.before, record.after, record.severity, record.why)
@@ -270,9 +274,11 @@ class DriftEngine:
         raise RetryableFailure(f"event {event.id}: {ref.server_id} kept changing over {self.max_attempts} attempts")
 
     def _judge(self, plan: Plan, states: dict[str, Any], baselines: dict[str, Baseline], outcome: Outcome,
-               read: Callable[[ServerRef, str], Any] | None, *, posture: bool) -> tuple[list[Change], list[Baseline]]:
+               read: Callable[[ServerRef, str], Any] | None, *, posture: bool,
+               open_findings: dict[str, Slot]) -> tuple[list[Change], list[Baseline], list[FindingWrite]]:
         """The changes of the settings just read, each judged in the context of the server's other settings,
-        and the baselines of the other settings those verdicts rest on (the commit is conditional on them).
+        the baselines of the other settings those verdicts rest on (the commit is conditional on them),
+        and what the changes do to the server's findings (`drift.lifecycle`).
 
         The context comes from the baselines, which may be behind ARM while another event of the same
         server is in flight (public access and an allow-all rule switched at the same moment). Two rules
@@ -295,7 +301,8 @@ class DriftEngine:
                      ", ".join(reads))
             fresh = self._read(plan, reads, Outcome(event.id, "context"), read)
             outcome.reads += len(reads)
-            changes, consulted, _ = self._changes(event, ref, states, baselines, known | fresh, now, posture)
+            known = known | fresh
+            changes, consulted, _ = self._changes(event, ref, states, baselines, known, now, posture)
         if any(c.record for c in changes):
             who = self._who(event)
             for change in changes:
@@ -305,7 +312,9 @@ class DriftEngine:
                         change.record.why += PENDING_RESTART
         guards = [baselines[s] for s in sorted(consulted - set(states))
                   if s in baselines and baselines[s].etag and not baselines[s].closed]
-        return changes, guards
+        findings = lifecycle.plan(changes, open_findings, context=lambda: Context(self.policy, known, ref.server_id),
+                                  via=lifecycle.via(event), now=now, resolved_cards=self.policy.resolved_cards)
+        return changes, guards, findings
 
     def _changes(self, event: ArmEvent, ref: ServerRef, states: dict[str, Any], baselines: dict[str, Baseline],
                  known: dict[str, Any], now: datetime, posture: bool) -> tuple[list[Change], set[str], set[str]]:
@@ -438,7 +447,7 @@ class DriftEngine:
         )
         for _attempt in range(self.max_attempts):
             try:
-                closed = self.store.close_server(ref.server_id, ref.name, record, now=now)
+                closed = self.store.close_server(ref.server_id, ref.name, record, now=now, via=lifecycle.via(event))
             except ConcurrentUpdate:
                 continue
             return Outcome(event.id, "recorded" if closed else "unchanged", [record] if closed else [])

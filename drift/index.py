@@ -64,11 +64,13 @@ class StoreIndex:
         self._lock = threading.Lock()
 
     def before_commit(self, partition: str, server_id: str, *, now: datetime, event_ids: Iterable[str],
-                      outbox_keys: Iterable[str], history: Iterable[tuple[str, dict[str, Any]]] = ()) -> list[str]:
+                      outbox_keys: Iterable[str], history: Iterable[tuple[str, dict[str, Any]]] = (),
+                      findings: dict[str, dict[str, Any]] | None = None) -> list[str]:
         """Write the markers of a commit about to happen, in one transaction of the index partition.
 
         `history` is (row key, entity) of the history rows the commit writes; their copies are
-        returned as row keys."""
+        returned as row keys. `findings` are the markers of its findings (`drift.findings`), which
+        replace what their keys held."""
         from azure.data.tables import UpdateMode
 
         rows: dict[str, dict[str, Any]] = {}
@@ -87,11 +89,14 @@ class StoreIndex:
             lasting[f"{SERVER}{_subscription(partition)}|{partition}"] = {"pk": partition, "server_id": server_id}
         with self._lock:
             rows.update({k: v for k, v in lasting.items() if k not in self._known})
+        replaced = set(findings or {})
+        rows.update(findings or {})
         for start in range(0, len(rows), 100):
             self._trip()
             batch = list(rows.items())[start:start + 100]
             self._table.submit_transaction([("upsert", {"PartitionKey": INDEX, "RowKey": k, **v},
-                                             {"mode": UpdateMode.MERGE}) for k, v in batch])
+                                             {"mode": UpdateMode.REPLACE if k in replaced else UpdateMode.MERGE})
+                                            for k, v in batch])
         with self._lock:
             self._known |= set(lasting)
         return copies
@@ -118,6 +123,10 @@ class StoreIndex:
 
     def drop_copy(self, copy: str) -> None:
         self._delete(copy)
+
+    def drop(self, row_key: str) -> None:
+        """Remove a marker whose rows are gone (a closed finding's, after its commit)."""
+        self._delete(row_key)
 
     def _range(self, prefix: str, select: list[str] | None = None) -> list[Any]:
         self._trip()

@@ -76,6 +76,7 @@ class HistoryRecord:
     exemption: str | None = None
     acknowledged: str | None = None  # who reviewed it, when and why (`mysql-drift ack`)
     alert_key: str | None = None  # the key of the alert that carries it (the card's "Alert id")
+    finding_id: str | None = None  # the finding this row opened, updated or resolved (`drift.findings`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,9 +112,11 @@ def alert_key(alert_id: str) -> str:
 class Alert:
     """What one notification carries: one change, or every gap a new server's posture check found."""
 
-    kind: str  # "change", "posture" (a new server's gaps), "group" (one correlation id), "digest" (rate limited)
+    kind: str  # "change", "posture" (a new server's gaps), "group" (one correlation id), "digest" (rate limited),
+    #            "resolved" (a finding's weakening was undone: `records` holds the restoring row)
     records: list[HistoryRecord]
     id: str = ""  # the idempotency key: the outbox row it was recorded with
+    resolves: str | None = None  # kind "resolved": the key of the first alert of the finding it closes
 
     @property
     def key(self) -> str:

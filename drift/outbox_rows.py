@@ -35,7 +35,10 @@ class OutboxItem:
 
     @property
     def correlation_id(self) -> str | None:
-        return self.alert.records[0].correlation_id if self.alert.records else None
+        """What groups alerts into one card: a "resolved" card stays a card of its own."""
+        if self.alert.kind == "resolved" or not self.alert.records:
+            return None
+        return self.alert.records[0].correlation_id
 
     def claimable(self, owner: str, now: datetime) -> bool:
         return self.lease_owner in (None, "", owner) or self.lease_until is None or self.lease_until <= now
@@ -46,7 +49,8 @@ def outbox_item(stored: Any) -> OutboxItem:
     lease = entity.get("lease_until")
     records = [HistoryRecord.from_dict(r) for r in json.loads(entity["records"])]
     return OutboxItem(
-        row_key=entity["RowKey"], alert=Alert(entity.get("kind", "change"), records, id=entity["RowKey"]),
+        row_key=entity["RowKey"], alert=Alert(entity.get("kind", "change"), records, id=entity["RowKey"],
+                                             resolves=entity.get("resolves")),
         history_row_keys=json.loads(entity["history_row_keys"]), etag=stored.metadata.get("etag"),
         lease_owner=entity.get("lease_owner"), lease_until=datetime.fromisoformat(lease) if lease else None,
         attempts=int(entity.get("attempts", 0)), delivered_to=json.loads(entity.get("delivered_to") or "[]"),

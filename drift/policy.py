@@ -96,6 +96,7 @@ class Policy:
     trusted_subscriptions: tuple[str, ...] = ()
     audit_destinations: tuple[str, ...] = ()  # resource ids audit logs may be shipped to; empty: any
     min_alert_severity: str = "low"
+    resolved_cards: bool = True  # a card when a finding's weakening is undone (`[alerts] resolved_cards`)
     exemptions: tuple[Exemption, ...] = ()
     source: str = "built-in defaults"
 
@@ -208,7 +209,7 @@ SECTIONS: dict[str, dict[str, Check]] = {
     "desired": DESIRED,
     "firewall": {"approved_ranges": _list_of(_cidr)},
     "private_endpoints": {"trusted_subscriptions": _list_of(_text)},
-    "alerts": {"min_severity": _one_of(*SEVERITIES)},
+    "alerts": {"min_severity": _one_of(*SEVERITIES), "resolved_cards": _boolean},
     "diagnostics": {"audit_destinations": _list_of(_resource_id)},
 }
 EXEMPTION: dict[str, Check] = {
@@ -299,6 +300,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         trusted_subscriptions=tuple(s.lower() for s in values["private_endpoints"].get("trusted_subscriptions", ())),
         audit_destinations=values["diagnostics"].get("audit_destinations", ()),
         min_alert_severity=values["alerts"].get("min_severity", "low"),
+        resolved_cards=values["alerts"].get("resolved_cards", True),
         exemptions=tuple(exemptions),
         source=source,
     )

@@ -15,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import detectors
+from drift import lifecycle
 from drift.armid import ServerRef, mysql_server_ref
 from drift.engine import DriftEngine, remediation
+from drift.findings import FindingStore
 from drift.model import AlertStatus, HistoryRecord, Severity, Verdict
 from drift.outbox import new_owner
 from drift.store import Change, ConcurrentUpdate
@@ -124,8 +126,9 @@ def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: s
                 remediation=remediation(detector.command, ref), control=detector.control,
             )
             changes.append(Change(name, state, baseline, record))
+        closing = lifecycle.accepted(changes, rows.findings, by=by, reason=reason.strip(), now=when)
         try:
-            engine.store.commit(ref.server_id, ref.name, changes, owner=new_owner(), now=when)
+            engine.store.commit(ref.server_id, ref.name, changes, owner=new_owner(), now=when, findings=closing)
         except ConcurrentUpdate:
             continue
         dropped = engine.store.drop_alerts(ref.server_id, {c.setting for c in changes})
@@ -136,7 +139,9 @@ def accept(engine: DriftEngine, server: str, *, reason: str, by: str, setting: s
 def ack(engine: DriftEngine, event_id: str, *, reason: str, by: str, now: datetime | None = None) -> int:
     if not reason.strip():
         raise ReviewError("say why (--reason)")
-    count = engine.store.acknowledge(event_id, f"{by}: {reason.strip()}", (now or engine.clock()).isoformat())
+    at = (now or engine.clock()).isoformat()
+    count = engine.store.acknowledge(event_id, f"{by}: {reason.strip()}", at)
     if count == 0:
         raise ReviewError(f"no history row has event id {event_id!r}")
+    FindingStore(engine.store).acknowledge_event(event_id, f"{by}: {reason.strip()} ({at})")
     return count

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drift.entities import pack, unpack
+from drift.findings import SLOT, FindingStore, FindingWrite, Slot, open_marker, reindex_markers, slot
 from drift.index import STALE_AFTER, StoreIndex
 from drift.keys import (
     BASELINE,
@@ -68,13 +69,15 @@ class ServerRows:
     partition: str
     baselines: dict[str, Baseline] = field(default_factory=dict)
     outbox: list[OutboxItem] = field(default_factory=list)
+    findings: dict[str, Slot] = field(default_factory=dict)  # the open finding of each setting that has one
 
 
 @dataclass
 class Change:
     """One row set to commit: the setting's new baseline and, if recorded, its history row.
 
-    Changes with the same `alert_group` are delivered as one alert; None means no alert.
+    Changes with the same `alert_group` are delivered as one alert; None means no alert. A change
+    that `resolves` a finding (the key of the finding's first alert) goes out as a "resolved" card.
     """
 
     setting: str
@@ -82,6 +85,7 @@ class Change:
     previous: Baseline | None
     record: HistoryRecord | None
     alert_group: str | None = None
+    resolves: str | None = None
 
 
 class ConcurrentUpdate(Exception):
@@ -144,6 +148,8 @@ class BaselineStore(OutboxRows):
             rk = entity["RowKey"]
             if rk.startswith(OUTBOX):
                 rows.outbox.append(outbox_item(entity))
+            elif rk.startswith(SLOT):
+                rows.findings[rk[len(SLOT):]] = slot(entity)
             else:
                 setting = rk[len(BASELINE):]
                 rows.baselines[setting] = Baseline(
@@ -155,12 +161,15 @@ class BaselineStore(OutboxRows):
 
     def commit(self, server_id: str, server_name: str, changes: list[Change], *, owner: str,
                now: datetime, lease: timedelta = timedelta(seconds=60),
-               guards: list[Baseline] = ()) -> list[OutboxItem]:  # type: ignore[assignment]
+               guards: list[Baseline] = (),  # type: ignore[assignment]
+               findings: list[FindingWrite] = ()) -> list[OutboxItem]:  # type: ignore[assignment]
         """Write all changes of one event in one transaction; return the alerts it queued (leased to `owner`).
 
         Each history row that an alert carries gets that alert's key. `guards` are the baselines of
         other settings the verdicts rest on: the transaction touches each under its ETag, so it fails
-        if one of them moved. Raises ConcurrentUpdate when a baseline moved or appeared since it was read.
+        if one of them moved. `findings` are the finding rows the changes open, update or close
+        (`drift.lifecycle`), each under its own ETag. Raises ConcurrentUpdate when a baseline or
+        finding moved or appeared since it was read.
         """
         from azure.core import MatchConditions
         from azure.data.tables import TableTransactionError, UpdateMode
@@ -170,9 +179,12 @@ class BaselineStore(OutboxRows):
                                 f"{encode_key(change.record.event_id)[:80]}|{index}")
                         for index, change in enumerate(changes) if change.record is not None}
         groups: dict[str, list[tuple[str, HistoryRecord]]] = {}
+        resolves: dict[str, str] = {}
         for index, change in enumerate(changes):
             if change.record is not None and change.alert_group is not None:
                 groups.setdefault(change.alert_group, []).append((history_keys[index], change.record))
+                if change.resolves:
+                    resolves[change.alert_group] = change.resolves
         for members in groups.values():
             key = alert_key(OUTBOX + members[0][0])
             for _, record in members:
@@ -194,6 +206,7 @@ class BaselineStore(OutboxRows):
             if change.record is not None:
                 operations.append(("create", {"PartitionKey": pk, "RowKey": history_keys[index],
                                               **_history_entity(change.record)}))
+        operations += [op for write in findings for op in write.operations(pk)]
         changed = {c.setting for c in changes}
         operations += [("update", {"PartitionKey": pk, "RowKey": BASELINE + g.setting},
                         {"mode": UpdateMode.MERGE, "etag": g.etag, "match_condition": MatchConditions.IfNotModified})
@@ -201,7 +214,8 @@ class BaselineStore(OutboxRows):
         queued: list[OutboxItem] = []
         until = now + lease
         for group, members in groups.items():
-            alert = Alert("posture" if group == POSTURE else "change", [r for _, r in members])
+            kind = "resolved" if group in resolves else "posture" if group == POSTURE else "change"
+            alert = Alert(kind, [r for _, r in members], resolves=resolves.get(group))
             outbox_rk = OUTBOX + members[0][0]
             keys = [k for k, _ in members]
             operations.append(("create", pack({
@@ -209,6 +223,7 @@ class BaselineStore(OutboxRows):
                 "records": json.dumps([r.to_dict() for r in alert.records]), "history_row_keys": json.dumps(keys),
                 "lease_owner": owner, "lease_until": until.isoformat() if owner else "", "attempts": 0,
                 "correlation_id": alert.records[0].correlation_id or "", "marked": owner == GROUPING,
+                **({"resolves": alert.resolves} if alert.resolves else {}),
             })))
             alert.id = outbox_rk
             queued.append(OutboxItem(outbox_rk, alert, keys, None, owner, until if owner else None, partition=pk,
@@ -225,7 +240,8 @@ class BaselineStore(OutboxRows):
             self.index.before_commit, pk, server_id, now=now,
             event_ids={c.record.event_id for c in changes if c.record},
             outbox_keys=[q.row_key for q in queued if q.marked],  # the others are the event path's to finish
-            history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)])
+            history=[(op[1]["RowKey"], op[1]) for op in operations if op[1]["RowKey"].startswith(HISTORY)],
+            findings={k: v for write in findings for k, v in write.markers(pk, now).items()})
         try:
             self._trip()
             results = self._table.submit_transaction(operations)
@@ -235,15 +251,19 @@ class BaselineStore(OutboxRows):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
         index.result()
+        for write in findings:
+            if write.closes:
+                self.index.drop(open_marker(pk, write.finding))
         etags = {op[1]["RowKey"]: (res or {}).get("etag") for op, res in zip(operations, results, strict=True)}
         for item in queued:
             item.etag = etags.get(item.row_key)
         return queued
 
-    def reindex(self, server_id: str, event_id: str, outbox: list[OutboxItem], *, now: datetime) -> None:
+    def reindex(self, server_id: str, event_id: str, outbox: list[OutboxItem], *, now: datetime,
+                findings: list[Slot] = ()) -> None:  # type: ignore[assignment]
         """Write the index rows of an event already committed again (its first index write may have
-        failed after the commit): the copies of its history rows, its event marker, and the markers
-        of the server's alerts that the sweep looks after."""
+        failed after the commit): the copies of its history rows, its event marker, the markers
+        of the server's alerts that the sweep looks after, and those of its open `findings`."""
         pk = encode_key(server_id)
         self._trip()
         rows = list(self._table.query_entities(
@@ -251,7 +271,9 @@ class BaselineStore(OutboxRows):
             parameters={"pk": pk, "id": event_id, "lo": HISTORY, "hi": HISTORY[:-1] + "}"}))
         self.index.before_commit(pk, server_id, now=now, event_ids=[event_id] if rows else [],
                                  outbox_keys=[i.row_key for i in outbox if i.marked],
-                                 history=[(r["RowKey"], dict(r)) for r in rows])
+                                 history=[(r["RowKey"], dict(r)) for r in rows],
+                                 findings=reindex_markers(pk, list(findings), now))
+        FindingStore(self).drop_closed_markers(pk, {open_marker(pk, s.finding) for s in findings})
 
     def alert_records(self, server_id: str, key: str) -> list[HistoryRecord]:
         """The history rows one alert carried (by its key), or one event recorded (by its id): one partition."""
@@ -321,8 +343,10 @@ class BaselineStore(OutboxRows):
         self._trip()
         self._table.upsert_entity({"PartitionKey": CHECKPOINT, "RowKey": name, **values}, mode=UpdateMode.REPLACE)
 
-    def close_server(self, server_id: str, server_name: str, record: HistoryRecord, *, now: datetime) -> bool:
-        """Mark every baseline of a deleted server closed and record the deletion, atomically.
+    def close_server(self, server_id: str, server_name: str, record: HistoryRecord, *, now: datetime,
+                     via: str = "event") -> bool:
+        """Mark every baseline of a deleted server closed, close its findings and record the deletion,
+        atomically.
 
         Returns False when there was nothing open (already closed, or never seen).
         """
@@ -341,10 +365,15 @@ class BaselineStore(OutboxRows):
              {"mode": UpdateMode.MERGE, "etag": b.etag, "match_condition": MatchConditions.IfNotModified})
             for b in open_
         ]
+        from drift.lifecycle import server_deleted
+
+        closing = server_deleted(rows.findings, record, via=via, now=now)
+        operations += [op for write in closing for op in write.operations(pk)]
         history_rk = f"{HISTORY}{inverted_ms(now)}|server|{encode_key(record.event_id)[:80]}"
         operations.append(("create", {"PartitionKey": pk, "RowKey": history_rk, **_history_entity(record)}))
         self.index.before_commit(pk, server_id, now=now, event_ids=[record.event_id], outbox_keys=[],
-                                          history=[(history_rk, operations[-1][1])])
+                                 history=[(history_rk, operations[-1][1])],
+                                 findings={k: v for w in closing for k, v in w.markers(pk, now).items()})
         try:
             self._trip()
             self._table.submit_transaction(operations)
@@ -352,6 +381,8 @@ class BaselineStore(OutboxRows):
             if exc.status_code in (409, 412):
                 raise ConcurrentUpdate(str(exc.error_code)) from exc
             raise
+        for write in closing:
+            self.index.drop(open_marker(pk, write.finding))
         self.index.server_gone(pk)
         return True
 

@@ -16,6 +16,13 @@ class ConsoleNotifier:
 
     def send(self, alert: Alert) -> None:
         stream = self._stream or sys.stdout
+        if alert.kind == "resolved":
+            record = alert.records[0]
+            stream.write(f"RESOLVED {record.server}: {record.setting} is {record.after} again "
+                         f"(alert {alert.resolves or '-'}; undone by {record.changed_by} "
+                         f"from {record.client_ip or 'unknown IP'} at {record.event_time})\n")
+            stream.flush()
+            return
         if alert.kind == "posture":
             stream.write(f"ALERT [{alert.severity.upper()}] {alert.server}: new server, "
                          f"{len(alert.records)} gap(s) against the policy\n")

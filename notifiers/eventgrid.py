@@ -13,7 +13,8 @@ from drift.model import Alert
 from notifiers import NotifierError
 
 TYPES = {"change": "MySqlDrift.SecurityWeakened", "group": "MySqlDrift.SecurityWeakened",
-         "digest": "MySqlDrift.SecurityWeakened", "posture": "MySqlDrift.PostureGaps"}
+         "digest": "MySqlDrift.SecurityWeakened", "posture": "MySqlDrift.PostureGaps",
+         "resolved": "MySqlDrift.FindingResolved"}
 
 
 class EventGridNotifier:
@@ -36,7 +37,8 @@ class EventGridNotifier:
             source=alert.server_id, type=TYPES.get(alert.kind, "MySqlDrift.SecurityWeakened"),
             subject=",".join(sorted({r.setting for r in alert.records})), id=alert.key if alert.id else None,
             data={"kind": alert.kind, "severity": alert.severity.value,
-                  "records": [r.to_dict() for r in alert.records]},
+                  "records": [r.to_dict() for r in alert.records],
+                  **({"resolves": alert.resolves} if alert.kind == "resolved" else {})},
         )
         try:
             # Per call: azure-eventgrid 4.2x drops the constructor's transport options for basic topics.

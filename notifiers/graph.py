@@ -68,6 +68,10 @@ def subject(alert: Alert) -> str:
         what = f"{detectors.by_setting(first.setting).title} {first.verdict} on {first.server}"
     elif alert.kind == "posture":
         what = f"new server {first.server}: {len(alert.records)} gap(s) against the baseline"
+    elif alert.kind == "resolved":
+        title = detectors.by_setting(first.setting).title if first.setting != "server" else "Server"
+        return clip(f"[RESOLVED] mysql-drift: {' '.join(f'{title} on {first.server}'.split())[:200]} "
+                    f"(alert {alert.resolves or '-'})", 300)
     else:
         what = f"{len(alert.records)} weakening change(s) on {alert.server}"
     return clip(f"[{alert.severity.upper()}] mysql-drift: {' '.join(what.split())[:200]}", 300)

@@ -142,6 +142,20 @@ def _list_body(alert: Alert, actions: list[dict[str, Any]]) -> list[dict[str, An
     return _fitting([_heading(heading, severity), _facts(facts)], items, count, actions)
 
 
+def resolved_body(alert: Alert) -> list[dict[str, Any]]:
+    """A "resolved" card: the weakening an earlier alert showed was undone (`Alert.resolves` is its id)."""
+    record = alert.records[0]
+    facts: list[tuple[str, object]] = [
+        ("Server", _server(record)), ("Setting", f"{_title(record)} ({record.setting})"), ("Now", record.after),
+        ("Undone by", record.changed_by), ("From IP", record.client_ip or "unknown"),
+        ("When", _when(record.event_time)),
+        ("Found by", "reconcile scan" if record.operation == "reconcile" else _operation(record.operation)),
+        ("Original alert id", alert.resolves or "-"), ("Alert id", alert.key)]
+    return [{"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True, "color": "Good",
+             "text": f"Resolved: {markdown(_title(record))} on {markdown(record.server)}"},
+            {"type": "TextBlock", "wrap": True, "text": markdown(record.why, 600)}, _facts(facts)]
+
+
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
     return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
             "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions}
@@ -153,6 +167,8 @@ def adaptive_card(alert: Alert) -> dict[str, Any]:
     if len(settings) == 1:
         actions.append({"type": "Action.OpenUrl", "title": "How to fix",
                         "url": detectors.by_setting(settings[0]).doc_url})
+    if alert.kind == "resolved":
+        return _card(resolved_body(alert), actions[:1])
     body = _change_body(alert) if alert.kind == "change" else _list_body(alert, actions)
     return _card(body, actions)
 

@@ -88,7 +88,8 @@ def test_entra_only_switched_on_while_the_admin_is_restored_raises_no_false_lock
 
     rows = engine.store.history(server_id=server_id(server_name))
     assert not [r for r in rows if "nobody can sign in" in r.why and r.verdict == "weakened"][:1]
-    assert teams.messages() == []
+    headings = [m["attachments"][0]["content"]["body"][0]["text"] for m in teams.messages()]
+    assert all(h.startswith("Resolved: ") for h in headings), "no weakening card, only the resolved ones"
     assert {r.setting: r.verdict for r in rows[:2]} == {"aad_auth_only": "strengthened",
                                                          "entra_admin": "strengthened"}
 
@@ -104,7 +105,10 @@ def test_one_function_host_handling_two_events_of_a_server_at_once_sends_each_ca
         at_once([lambda e=e: host.handle_many([e]) for e in arm.drain_events()])  # neither may fail
 
     cards = [m["attachments"][0]["content"]["body"][0]["text"] for m in teams.messages()]
-    assert len(cards) == len(set(cards)) * 2 == 4, "two weakenings, each alerted once, in each weakening round"
+    weakened = [c for c in cards if not c.startswith("Resolved: ")]
+    resolved = [c for c in cards if c.startswith("Resolved: ")]
+    assert len(weakened) == len(set(weakened)) * 2 == 4, "two weakenings, each alerted once, in each weakening round"
+    assert len(resolved) == len(set(resolved)) == 2, "and each undone once, in the restoring round"
     assert host.sweep()["pending"] == 0
 
 
