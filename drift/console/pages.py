@@ -237,6 +237,8 @@ def finding_page(base: str, user: str, f: Finding) -> Markup:
         ("Correlation", f.correlation_id or "-"), ("Event id", f.event_id),
         ("Acknowledged", f.acknowledged or "-"),
     ]
+    if getattr(f, "exemption", None):
+        facts.append(("Exemption", f.exemption))
     if not f.open:
         facts += [("Closed", when(f.closed_at)), ("Closed by", f.closed_by or "-"), ("How", f.closed_via or "-"),
                   ("Reason", f.close_reason or "-")]
