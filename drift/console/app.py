@@ -125,7 +125,7 @@ class Console:
                 raise data.BadRequest("format must be csv or json")
             filters = data.Filters.parse(params)
             if path == "/":
-                fleet = data.fleet(self.engine.store, self.findings, filters)
+                fleet = data.fleet(self.engine.store, self.findings, filters, full=fmt is not None)
                 if fmt:
                     return self._download(export.fleet(fleet, fmt), fmt, "fleet")
                 return html(200, pages.fleet_page(self.base, user, fleet, filters))

@@ -11,6 +11,7 @@ would reorder what a reader sees, as the cards do (`notifiers.safe.visible`).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
@@ -33,7 +34,24 @@ class Markup(str):
 def escape(value: object) -> str:
     """Text for an HTML text node or a quoted attribute value (quotes escaped too)."""
     text = "" if value is None else str(value)
-    return html.escape(visible(_CONTROL.sub("", text)), quote=True)
+    if not text.isascii():  # format characters (bidi overrides, ...) are never ASCII
+        text = visible(text)
+    return html.escape(_CONTROL.sub("", text), quote=True)
+
+
+@functools.cache
+def _attribute(key: str) -> str:
+    attr = key.rstrip("_").replace("_", "-")
+    if not _NAME.fullmatch(attr) or attr.startswith("on") or attr == "style":
+        raise ValueError(f"attribute {attr!r} is not allowed (no inline script or style)")
+    return attr
+
+
+@functools.cache
+def _tag_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"not a tag name: {name!r}")
+    return name
 
 
 def _children(children: Iterable[object]) -> str:
@@ -56,13 +74,9 @@ def tag(name: str, attrs: dict[str, object] | None = None, *children: object) ->
     An attribute whose value is None or False is left out, True writes it bare (`disabled`).
     A URL attribute must be https, a path of ours or a fragment: `javascript:` cannot get through.
     """
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"not a tag name: {name!r}")
-    parts = [name]
+    parts = [_tag_name(name)]
     for key, value in (attrs or {}).items():
-        attr = key.rstrip("_").replace("_", "-")
-        if not _NAME.fullmatch(attr) or attr.startswith("on") or attr == "style":
-            raise ValueError(f"attribute {attr!r} is not allowed (no inline script or style)")
+        attr = _attribute(key)
         if value is None or value is False:
             continue
         if value is True:

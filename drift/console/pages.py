@@ -87,15 +87,16 @@ def fleet_page(base: str, user: str, fleet: Fleet, filters: Filters) -> Markup:
                  for s in fleet.settings])
     rows = []
     compact = []
+    quiet = {s: tag("td", {"class": "cell ok", "title": f"{s}: nothing open"}, "·") for s in fleet.settings}
     for row in fleet.rows:
         link = tag("a", {"href": query(f"{base}/server", id=row.server_id)}, row.server)
         cells = []
         for setting in fleet.settings:
             found = row.cells.get(setting, [])
-            worst = row.cell(setting)
             if not found:
-                cells.append(tag("td", {"class": "cell ok", "title": f"{setting}: nothing open"}, "·"))
+                cells.append(quiet[setting])
                 continue
+            worst = row.cell(setting)
             href = (f"{base}/finding/{found[0].id}" if len(found) == 1
                     else query(f"{base}/server", id=row.server_id, setting=setting))
             cells.append(tag("td", {"class": f"cell sev-{worst}", "title": f"{setting}: {worst}"},
