@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from drift.findings import FindingStore
 
 from drift.config import Settings
 from drift.console.app import CSP, Console, Response
+from drift.findings import FindingStore
 from drift.local.arm import ArmStandIn
 from drift.local.azurite import Azurite
 from drift.local.tls import LocalCA
@@ -54,9 +54,11 @@ def get(stocked: Stock, path: str, **params: str) -> tuple[Response, Node]:
 
 def grid(page: Node) -> dict[str, dict[str, Any]]:
     """The fleet's grid as a reader sees it: server name -> worst badge and the class of each setting's cell."""
+    table = page.one("table", "grid")
+    columns = [th.text for th in table.one("thead").all("th")][2:]
     rows = {}
-    for tr in page.one("table", "grid").one("tbody").all("tr"):
-        cells = {td.attrs["title"].split(":")[0]: (td.classes - {"cell"}).pop() for td in tr.all("td", "cell")}
+    for tr in table.one("tbody").all("tr"):
+        cells = dict(zip(columns, [" ".join(td.classes) or "ok" for td in tr.all("td")[1:]], strict=True))
         rows[tr.one("th").text] = {"id": tr.attrs["data-server"], "worst": tr.one("span", "sev").text, "cells": cells}
     return rows
 
@@ -88,6 +90,20 @@ def test_the_fleet_shows_every_watched_server_with_each_setting_coloured_by_its_
     summary = [li.text for li in page.one("ul", "summary").all("li")]
     assert summary == ["0 critical", "1 high", "1 medium", "0 low", "0 info", "1 nothing open"]
     assert "3 of 3 watched servers shown" in page.one("p", "shown").text
+
+
+def test_the_grid_reads_a_few_columns_of_the_markers_and_sees_the_same_findings_as_the_full_read(fleet: Stock) -> None:
+    from drift.console import data
+
+    findings = FindingStore(fleet.engine.store)
+    full = findings.open_findings()  # checks every marker against its row and lands it
+    light = data.open_findings(fleet.engine.store, findings, full=False, who_or_since=True)
+
+    def seen(found: list[Any]) -> list[tuple[str, ...]]:
+        return sorted((f.id, f.server_id.lower(), f.server, f.setting, f.severity, f.status, f.changed_by,
+                       f.updated_at) for f in found)
+
+    assert seen(light) == seen(full) and len(full) >= 3
 
 
 @pytest.mark.parametrize(("params", "shown"), [

@@ -99,4 +99,4 @@ def join(items: Iterable[object]) -> Markup:
 def query(base: str, **params: object) -> str:
     """`base?k=v&...` with empty parameters left out (values URL-encoded; `tag` escapes the rest)."""
     kept = {k: str(v) for k, v in params.items() if v not in (None, "")}
-    return f"{base}?{urlencode(kept)}" if kept else base
+    return f"{base}?{urlencode(kept, safe='/')}" if kept else base

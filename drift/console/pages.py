@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import detectors
-from drift.console.data import SEVERITIES, Filters, Fleet, ServerView, resource_group, server_settings, subscription
+from drift.console.data import (
+    RANK,
+    SEVERITIES,
+    Filters,
+    Fleet,
+    ServerView,
+    resource_group,
+    server_settings,
+    subscription,
+)
 from drift.console.html import Markup, join, query, tag
 from drift.model import HistoryRecord
 
@@ -14,6 +23,7 @@ if TYPE_CHECKING:
 
 PORTAL = "https://portal.azure.com/#@/resource"
 LETTER = {"critical": "C", "high": "H", "medium": "M", "low": "L", "info": "I"}
+COMPACT = 3  # open findings listed per server on a phone (worst first); the server page has them all
 
 
 def when(value: str | None) -> str:
@@ -87,25 +97,28 @@ def fleet_page(base: str, user: str, fleet: Fleet, filters: Filters) -> Markup:
                  for s in fleet.settings])
     rows = []
     compact = []
-    quiet = {s: tag("td", {"class": "cell ok", "title": f"{s}: nothing open"}, "·") for s in fleet.settings}
+    quiet = tag("td", None, "·")  # nothing open: the column's header names the setting
     for row in fleet.rows:
-        link = tag("a", {"href": query(f"{base}/server", id=row.server_id)}, row.server)
+        server_page = query(f"{base}/server", id=row.server_id)
+        link = tag("a", {"href": server_page}, row.server)
         cells = []
         for setting in fleet.settings:
-            found = row.cells.get(setting, [])
+            found = row.cells.get(setting)
             if not found:
-                cells.append(quiet[setting])
+                cells.append(quiet)
                 continue
             worst = row.cell(setting)
             href = (f"{base}/finding/{found[0].id}" if len(found) == 1
                     else query(f"{base}/server", id=row.server_id, setting=setting))
-            cells.append(tag("td", {"class": f"cell sev-{worst}", "title": f"{setting}: {worst}"},
-                             tag("a", {"href": href}, LETTER.get(worst or "", "?"))))
+            cells.append(tag("td", {"class": f"sev-{worst}"}, tag("a", {"href": href}, LETTER.get(worst or "", "?"))))
         rows.append(tag("tr", {"data-server": row.server_id},
                         tag("th", {"scope": "row"}, link), tag("td", None, badge(row.worst)), *cells))
+        found = sorted((f for setting in fleet.settings for f in row.cells.get(setting, [])),
+                       key=lambda f: -RANK.get(f.severity, -1))
         items = [tag("a", {"href": f"{base}/finding/{f.id}", "class": f"sev sev-{f.severity}"},
-                     f"{f.severity.upper()} {f.setting}")
-                 for setting in fleet.settings for f in row.cells.get(setting, [])]
+                     f"{f.severity.upper()} {f.setting}") for f in found[:COMPACT]]
+        if len(found) > COMPACT:
+            items.append(tag("a", {"href": server_page, "class": "more"}, f"+{len(found) - COMPACT} more"))
         compact.append(tag("li", None, link, " ", join(items) if items else tag("span", {"class": "quiet"},
                                                                                 "nothing open")))
     shown = (f"{len(fleet.rows)} of {fleet.servers_total} watched servers shown, "

@@ -56,12 +56,18 @@ async function shot(page, outDir, name, report) {
     await cspViolations(page, report);
 }
 
-const fleetRows = (page) => page.$$eval("table.grid tbody tr", (rows) => rows.map((r) => ({
-    server: r.querySelector("th").innerText.trim(),
-    serverId: r.dataset.server,
-    worst: r.querySelector("td .sev").innerText.trim(),
-    cells: Object.fromEntries(Array.from(r.querySelectorAll("td.cell"), (td) => [td.title.split(":")[0], td.className.replace("cell", "").trim()])),
-})));
+// The grid: each row's server, worst badge, and each setting's cell class ("ok" when nothing is open),
+// the settings named by the header's columns.
+const fleetRows = (page) => page.$eval("table.grid", (table) => {
+    const columns = Array.from(table.querySelectorAll("thead th"), (th) => th.innerText.trim()).slice(2);
+    return Array.from(table.querySelectorAll("tbody tr"), (r) => ({
+        server: r.querySelector("th").innerText.trim(),
+        serverId: r.dataset.server,
+        worst: r.querySelector("td .sev").innerText.trim(),
+        cells: Object.fromEntries(Array.from(r.querySelectorAll("td"), (td) => td.className || "ok").slice(1)
+            .map((cls, i) => [columns[i], cls])),
+    }));
+});
 
 const tableRows = (page, selector) => page.$$eval(`${selector} tbody tr`, (rows) => rows.map((r) =>
     Object.fromEntries(Array.from(r.querySelectorAll("td[data-label]"), (td) => [td.dataset.label, td.innerText.trim()]))));
