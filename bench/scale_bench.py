@@ -8,10 +8,15 @@ prints, for the every-minute sweep with nothing pending, `history --since 24h` a
 - now: queries, pages and entities read through the index partition;
 - before the index (the same questions asked of the whole table): the pages a full scan costs.
 
+Then findings: `open_findings` and `mysql-drift status` (the fleet summary, `--severity`, `--server X`) over
+a fleet of 5,000 servers with open findings, against the per-partition reads they would cost without
+the index's open-finding markers.
+
 Then a burst: 1,000 SDK writes on 40 servers x 5 parameters (200 pairs), their events handled by one
 engine, against the same events handled with the reuse of recent reads switched off.
 
     .venv/bin/python bench/scale_bench.py [--sizes 1000 10000 100000] [--servers 500] [--registry 5000]
+                                          [--fleet 5000] [--findings 8000]
 """
 
 from __future__ import annotations
@@ -38,12 +43,20 @@ SUB = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
 class Counted:
-    """The table client with every query counted: queries, entities returned, and Azure's pages."""
+    """The table client with every query counted: queries, entities returned, and Azure's pages
+    (and point reads, which Azure bills as one transaction each)."""
 
     def __init__(self, store: BaselineStore, table_rows: int) -> None:
-        self.queries = self.entities = self.pages = 0
+        self.queries = self.entities = self.pages = self.points = 0
         self.table_rows = table_rows
         inner = store._table.query_entities
+        point = store._table.get_entity
+
+        def get(*args: Any, **kwargs: Any) -> Any:
+            self.points += 1
+            return point(*args, **kwargs)
+
+        store._table.get_entity = get
 
         def query(text: str, **kwargs: Any) -> Any:
             rows = list(inner(text, **kwargs))
@@ -56,7 +69,7 @@ class Counted:
         store._table.query_entities = query
 
     def reset(self) -> None:
-        self.queries = self.entities = self.pages = 0
+        self.queries = self.entities = self.pages = self.points = 0
 
 
 def server_id(i: int) -> str:
@@ -130,6 +143,90 @@ def growth(sizes: list[int], servers: int, registry: int) -> None:
                   f"{minute * math.ceil(total / 1000):,} before")
 
 
+def fill_findings(store: BaselineStore, fleet: int, findings: int, rng: random.Random) -> str:
+    """`fleet` servers, each with the baselines of every watched setting; `findings` open findings spread
+    over them (at most one per setting), as commits and their index batches write them, markers landed.
+    Returns the id of a server with findings."""
+    import detectors
+    from drift.findings import Finding, FindingWrite, finding_id
+
+    settings = sorted(d.setting for d in detectors.all_detectors() if d.scope == "server")
+    severities = ["critical", "high", "high", "medium", "medium", "low", "low", "low"]
+    slots = rng.sample([(i, s) for i in range(fleet) for s in settings], findings)
+    per_server: dict[int, list[str]] = {}
+    for i, setting in slots:
+        per_server.setdefault(i, []).append(setting)
+    table, now = store._table, datetime.now(UTC)
+    markers: dict[str, dict[str, Any]] = {}
+    for i in range(fleet):
+        pk, sid = encode_key(server_id(i)), server_id(i)
+        rows = [{"PartitionKey": pk, "RowKey": f"baseline|{s}", "server_id": sid, "server": f"s{i:04d}",
+                 "setting": s, "state": json.dumps("ON"), "closed": False} for s in settings]
+        for setting in per_server.get(i, []):
+            event = str(uuid.uuid4())
+            opened = now - timedelta(minutes=rng.randrange(60 * 24 * 30))
+            finding = Finding(finding_id(sid, setting, event), sid, f"s{i:04d}", setting, "open",
+                              rng.choice(severities), "bench weakening", opened.isoformat(), opened.isoformat(),
+                              "ON", "OFF", "bench@contoso.example", "203.0.113.7", event, None,
+                              [uuid.uuid4().hex[:16]])
+            write = FindingWrite(finding, None, None, "ON", True)
+            rows += [op[1] for op in write.operations(pk)]
+            markers.update({k: {**v, "landed": True} for k, v in write.markers(pk, now).items()})
+        for start in range(0, len(rows), 100):
+            table.submit_transaction([("upsert", e) for e in rows[start:start + 100]])
+    items = [{"PartitionKey": INDEX, "RowKey": k, **v} for k, v in markers.items()]
+    for start in range(0, len(items), 100):
+        table.submit_transaction([("upsert", e) for e in items[start:start + 100]])
+    return server_id(max(per_server, key=lambda i: len(per_server[i])))
+
+
+def findings_cost(fleet: int, findings: int) -> None:
+    from azure.data.tables import UpdateMode
+
+    from drift.findings import OPEN_MARK, FindingStore
+    from drift.status import gather
+
+    print(f"\nfindings: {fleet:,} servers, {findings:,} open findings")
+    print("what                                     | queries | pages | point reads | entities read | ms")
+    with Azurite() as azurite:
+        store = BaselineStore.from_connection_string(azurite.connection_string, f"f{uuid.uuid4().hex[:12]}")
+        store.ensure_table()
+        some_server = fill_findings(store, fleet, findings, random.Random(fleet))
+        counted = Counted(store, 0)
+        reading = FindingStore(store)
+
+        def unland(count: int) -> None:
+            """`count` markers as commits leave them: not yet checked against their rows (a burst of changes)."""
+            keys = [m["RowKey"] for m in store.index._range(OPEN_MARK, ["RowKey"])][:count]
+            for start in range(0, len(keys), 100):
+                store._table.submit_transaction([("upsert", {"PartitionKey": INDEX, "RowKey": k, "landed": False},
+                                                  {"mode": UpdateMode.MERGE}) for k in keys[start:start + 100]])
+
+        checks = [
+            ("open_findings()", reading.open_findings),
+            ("open_findings(severity=critical)", lambda: reading.open_findings(severity="critical")),
+            ("status (fleet summary + listing)", lambda: gather(store)),
+            ("status --severity high", lambda: gather(store, severity="high")),
+            ("status --server X", lambda: gather(store, server=some_server)),
+            ("before the index: every partition", lambda: [store.load(server_id(i)) for i in range(fleet)]),
+        ]
+        for label, check in checks:
+            counted.reset()
+            started = time.perf_counter()
+            check()
+            ms = (time.perf_counter() - started) * 1000
+            print(f"{label:<40} | {counted.queries:>7,} | {counted.pages:>5,} | {counted.points:>11,} | "
+                  f"{counted.entities:>13,} | {ms:>5.0f}")
+        unland(min(findings, 200))
+        for label in ("open_findings(), 200 markers not landed", "open_findings(), the next read"):
+            counted.reset()
+            started = time.perf_counter()
+            reading.open_findings()
+            ms = (time.perf_counter() - started) * 1000
+            print(f"{label:<40} | {counted.queries:>7,} | {counted.pages:>5,} | {counted.points:>11,} | "
+                  f"{counted.entities:>13,} | {ms:>5.0f}")
+
+
 def burst(events: int, servers: int) -> None:
     from azure.mgmt.mysqlflexibleservers import MySQLManagementClient
 
@@ -184,13 +281,17 @@ def burst(events: int, servers: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--servers", type=int, default=500)
     parser.add_argument("--registry", type=int, default=5_000)
     parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--fleet", type=int, default=5_000, help="servers for the findings bench (0: skip it)")
+    parser.add_argument("--findings", type=int, default=8_000, help="open findings over the fleet")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     growth(args.sizes, args.servers, args.registry)
+    if args.fleet:
+        findings_cost(args.fleet, args.findings)
     if args.burst:
         burst(args.burst, 40)
     return 0

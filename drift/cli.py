@@ -106,6 +106,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from drift.runtime import build_store
+    from drift.status import gather, render
+
+    settings = _settings(args)
+    settings.validate()
+    print(render(gather(build_store(settings), server=args.server, severity=args.severity), args.format))
+    return 0
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     from drift.local.stack import LocalStack
     from drift.runtime import build_engine
@@ -230,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--format", choices=["table", "json"], default="table")
     history.add_argument("--limit", type=int)
     history.set_defaults(func=cmd_history)
+
+    status = with_endpoints(sub.add_parser("status", help="the fleet's open findings, worst first; "
+                                                          "with --server, every setting of that server"))
+    status.add_argument("--server", help="server name or full ARM id (reads that server's partition)")
+    status.add_argument("--severity", choices=["critical", "high", "medium", "low"],
+                        help="only open findings of this severity or worse")
+    status.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    status.set_defaults(func=cmd_status)
 
     local = sub.add_parser("local", help="the local stack")
     local_sub = local.add_subparsers(dest="local_command", required=True)

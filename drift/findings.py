@@ -210,11 +210,23 @@ class FindingStore:
         now = now or datetime.now(UTC)
         wanted = Severity(severity).rank if severity else 0
         found = []
-        for marker in self.store.index._range(OPEN_MARK):
+        for marker in self._markers(wanted):
             finding = from_entity(marker) if marker.get("landed") else self._check(marker, now)
             if finding is not None and finding.open and finding.rank >= wanted:
                 found.append(finding)
         return sorted(found, key=lambda f: (-f.rank, f.server.lower(), f.setting, f.opened_at))
+
+    def _markers(self, wanted: int) -> list[Any]:
+        """The open-finding markers of that severity rank or worse: one key range, filtered by the service."""
+        if not wanted:
+            return self.store.index._range(OPEN_MARK)
+        names = [s.value for s in Severity if s.rank >= wanted]
+        params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(names)}
+        self._trip()
+        return list(self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and ( "
+            + " or ".join(f"severity eq @s{i}" for i in range(len(names))) + " )",
+            parameters={"pk": INDEX, "lo": OPEN_MARK, "hi": OPEN_MARK[:-1] + "}", **params}))
 
     def _check(self, marker: Any, now: datetime) -> Finding | None:
         """The finding a marker not yet landed points at, if its row shows it open.
@@ -266,9 +278,13 @@ class FindingStore:
         return dropped
 
     def server_findings(self, server_id: str) -> list[Finding]:
-        """Every finding of one server, open and closed, newest first: two key ranges of its partition."""
+        """Every finding of one server (or subscription-level setting, by its resource id), open and closed,
+        newest first: two key ranges of its partition."""
+        from drift.subscription import target
+
         self.store.ensure_table()
-        pk = encode_key(server_id)
+        setting = target(server_id)
+        pk = encode_key(setting.partition if setting else server_id)
         found = []
         for lo in (SLOT, CLOSED):
             self._trip()
@@ -324,8 +340,10 @@ class FindingStore:
             finding = from_entity(row)
             finding.status, finding.acknowledged = "acknowledged", note
             mark = open_marker(pk, finding)
-            self._trip()
-            self._table.upsert_entity({"PartitionKey": INDEX, "RowKey": mark, "landed": False}, mode=UpdateMode.MERGE)
+            self._trip()  # not trusted until the row is written (a reader checks it against the row)
+            self._table.upsert_entity(pack({"PartitionKey": INDEX, "RowKey": mark, **_values(finding), "pk": pk,
+                                            "landed": False, "created_at": datetime.now(UTC).isoformat()}),
+                                      mode=UpdateMode.REPLACE)
             try:
                 self._trip()
                 self._table.update_entity({"PartitionKey": pk, "RowKey": row["RowKey"], "status": finding.status,

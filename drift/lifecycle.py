@@ -1,7 +1,8 @@
 """What a commit's changes do to the findings of its server (`drift.findings` keeps them).
 
 - A weakening (above info; alerted, below the alert threshold or exempted alike) opens a finding for
-  its setting, or updates the one open: worst severity, the latest who/where/why/after, its alert.
+  its setting, or updates the one open: worst severity, the latest who/where/why/after, its alert
+  (an acknowledged finding is open again: the acknowledgement note stays).
 - Any other change of a setting with an open finding resolves it when the new state is no weaker
   than the state the finding started from (the setting's own detector judges the two), and else
   (a partial restore) updates it. A resolved finding that had an alert sends a "resolved" card,
@@ -62,6 +63,7 @@ def _weakened(change: Change, record: HistoryRecord, current: Slot | None, now: 
     finding = current.finding
     for name, value in latest.items():
         setattr(finding, name, value)
+    finding.status = "open"  # acknowledged before this weakening: it asks for a look again (the note stays)
     if Severity(record.severity).rank > finding.rank:
         finding.severity = record.severity
     record.finding_id = finding.id

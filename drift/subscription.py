@@ -25,6 +25,7 @@ from typing import Any
 
 import detectors
 from detectors import Context
+from drift import lifecycle
 from drift.errors import RetryableFailure
 from drift.events import ArmEvent, Caller
 from drift.judging import judged_change
@@ -137,8 +138,11 @@ def check(found: Target, event: ArmEvent, *, reader: Any, store: Any, outbox: Al
             changes.append(change)
         if not changes:
             return result
+        findings = lifecycle.plan(changes, rows.findings, context=lambda: Context(policy, {}, found.resource_id),
+                                  via=lifecycle.via(event), now=now, resolved_cards=policy.resolved_cards)
         try:
-            queued = store.commit(found.partition, found.label, changes, owner=owner, now=now, lease=LEASE)
+            queued = store.commit(found.partition, found.label, changes, owner=owner, now=now, lease=LEASE,
+                                  findings=findings)
         except ConcurrentUpdate:
             log.info("event %s: %s changed under us; re-reading", event.id, found.resource_id)
             continue

@@ -171,6 +171,20 @@ AT_LIMITS = {"change_at_limits": _change_at_limits, "posture_at_limits": _postur
 PROJECT_CARDS = {"change": _change, "posture": _posture, "group": _group, "digest": _digest, **AT_LIMITS}
 
 
+def _resolved() -> Alert:
+    """The weakening of `_change` undone: the restoring row, and the original alert's key in `resolves`."""
+    record = _record("mysql-payments-01", "firewall_rules", _change().records[0].after,
+                     "office (198.51.100.10-198.51.100.20)", "info",
+                     "resolved: opens port 3306 to the whole internet: "
+                     "AllowAll_2025-11-20_09-41-02 (0.0.0.0-255.255.255.255)",
+                     operation="Microsoft.DBforMySQL/flexibleServers/firewallRules/delete")
+    record.verdict = "strengthened"
+    return Alert("resolved", [record], id="20251120T101502-firewall_rules-resolved", resolves=_change().key)
+
+
+PROJECT_CARDS["resolved"] = _resolved
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     if _missing() is not None:

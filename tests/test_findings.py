@@ -8,6 +8,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from drift.config import Settings
 from drift.engine import DriftEngine
 from drift.findings import OPEN_MARK, Finding, FindingStore
@@ -172,11 +174,11 @@ def test_accept_closes_the_finding_as_accepted_in_the_same_commit_and_sends_no_r
     assert teams.messages() == []
 
 
-def test_ack_marks_the_finding_acknowledged_and_it_stays_open(
+def test_ack_marks_the_finding_acknowledged_and_a_later_weakening_opens_it_again(
     settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
 ) -> None:
     engine = watched(settings, sdk, arm, server_name)
-    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    add_rule(sdk, server_name, "office", "198.51.100.10", "198.51.100.20")
     [weakened] = engine.handle_many(arm.drain_events())
 
     assert ack(engine, weakened.event_id or "", reason="looking into it", by="Riley On-Call") == 1
@@ -184,6 +186,11 @@ def test_ack_marks_the_finding_acknowledged_and_it_stays_open(
     assert finding.status == "acknowledged" and finding.open
     assert finding.acknowledged is not None and finding.acknowledged.startswith("Riley On-Call: looking into it (")
     assert FindingStore(engine.store).server_findings(server_id(server_name)) == [finding]
+
+    add_rule(sdk, server_name, "everyone", "0.0.0.0", "255.255.255.255")
+    engine.handle_many(arm.drain_events())
+    [again] = open_of(engine, server_name)
+    assert (again.id, again.status, again.acknowledged) == (finding.id, "open", finding.acknowledged)
 
 
 def test_two_engines_handling_two_weakenings_of_one_setting_at_once_open_exactly_one_finding(
@@ -275,3 +282,53 @@ def test_a_deleted_server_closes_its_findings(
     assert open_of(engine, server_name) == []
     closed = FindingStore(engine.store).finding(finding.id)
     assert closed is not None and (closed.status, closed.close_reason) == ("resolved", "server deleted")
+
+
+def test_the_mail_and_console_notifiers_say_resolved_and_name_the_original_alert() -> None:
+    import io
+
+    from drift.model import Alert, HistoryRecord
+    from notifiers.console import ConsoleNotifier
+    from notifiers.graph import html_body, subject
+
+    row = HistoryRecord(server_id=server_id("orders-db"), server="orders-db", setting="aad_auth_only", before="OFF",
+                        after="ON", verdict="strengthened", severity="info", why="resolved: password logins",
+                        event_id="e2", event_time="2026-11-20T10:00:07+00:00", detected_at="2026-11-20T10:00:09+00:00",
+                        operation="Microsoft.DBforMySQL/flexibleServers/configurations/write", changed_by=WHO,
+                        client_ip="203.0.113.9", correlation_id=None, alert_status="pending")
+    alert = Alert("resolved", [row], id="baseline|~outbox|history|2", resolves="0123456789abcdef")
+    assert subject(alert).startswith("[RESOLVED] mysql-drift: Entra-only authentication on orders-db")
+    assert "0123456789abcdef" in subject(alert) and "203.0.113.9" in html_body(alert)
+    out = io.StringIO()
+    ConsoleNotifier(out).send(alert)
+    assert out.getvalue().startswith("RESOLVED orders-db: aad_auth_only is ON again (alert 0123456789abcdef;")
+
+
+def test_an_exempted_weakening_opens_a_finding_marked_so_and_its_undoing_sends_no_card(
+    settings: Settings, sdk: Any, arm: ArmStandIn, teams: TeamsReceiver, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    engine.policy = parse_policy(f'[[exemptions]]\nserver = "{server_name}"\nsettings = ["aad_auth_only"]\n'
+                                 'reason = "migration CHG-1"\nexpires = 2099-12-31\n')
+    set_parameter(sdk, server_name, "aad_auth_only", "OFF")
+    [weakened] = engine.handle_many(arm.drain_events())
+    assert weakened.records[0].alert_status == "suppressed" and teams.messages() == []
+
+    [finding] = open_of(engine, server_name)
+    assert finding.exemption is not None and finding.exemption.startswith("migration CHG-1")
+    assert finding.alert_keys == [] and finding.severity == weakened.records[0].severity
+
+    set_parameter(sdk, server_name, "aad_auth_only", "ON")
+    engine.handle_many(arm.drain_events())
+    closed = FindingStore(engine.store).finding(finding.id)
+    assert closed is not None and closed.status == "resolved"
+    assert teams.messages() == [], "no alert went out, so no resolved card either"
+
+
+def test_the_policy_turns_resolved_cards_off_with_a_boolean_and_refuses_anything_else() -> None:
+    from drift.policy import Policy, PolicyError
+
+    assert Policy().resolved_cards is True
+    assert parse_policy("[alerts]\nresolved_cards = false\n").resolved_cards is False
+    with pytest.raises(PolicyError, match=r"line 3: alerts.resolved_cards: must be true or false"):
+        parse_policy('[alerts]\nmin_severity = "low"\nresolved_cards = "no"\n', "policy")

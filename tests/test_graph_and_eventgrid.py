@@ -99,6 +99,15 @@ def test_each_alert_is_published_once_as_a_cloud_event_with_its_idempotency_key(
         "MySqlDrift.PostureGaps", "firewall_rules,tls_version", 2)
 
 
+def test_a_resolved_alert_is_published_as_its_own_type_naming_the_alert_it_resolves(topic: TopicReceiver,
+                                                                                   ca: LocalCA) -> None:
+    notifier = EventGridNotifier(topic.endpoint, LocalCredential(), connection_verify=str(ca.ca_bundle))
+    notifier.send(Alert("resolved", [record(severity="info")], id="r1", resolves=alert().key))
+    [event] = topic.messages()
+    assert (event["type"], event["id"], event["data"]["resolves"]) == ("MySqlDrift.FindingResolved",
+                                                                        Alert("x", [], id="r1").key, alert().key)
+
+
 def test_a_service_principal_is_named_by_its_display_name_resolved_once(
     settings: Settings, arm: ArmStandIn, ca: LocalCA, graph: GraphReceiver, teams: TeamsReceiver, sdk: Any,
     server_name: str,

@@ -18,6 +18,7 @@ import detectors
 from detectors import Context
 from drift import subscription
 from drift.engine import DriftEngine, RetryableFailure
+from drift.findings import FindingStore
 from drift.local.arm import ArmStandIn
 from drift.local.credential import LocalCredential
 from drift.local.receivers import TeamsReceiver
@@ -95,10 +96,16 @@ def test_a_downgrade_to_free_is_one_alert_naming_the_servers(own_subscription: A
     again = engine.handle_many(events)
     assert [o.status for o in again] == ["unchanged"] and len(teams.messages()) == 1, "a redelivery changes nothing"
 
+    assert FindingStore(engine.store).finding(record.finding_id or "").status == "open"  # type: ignore[union-attr]
     set_plan(own_subscription, "Standard")
     [back] = engine.handle_many(plan_events(arm))
-    assert [(r.verdict, r.alert_status) for r in back.records] == [("strengthened", "none")]
-    assert len(teams.messages()) == 1
+    assert [(r.verdict, r.alert_status, r.finding_id) for r in back.records] == [
+        ("strengthened", "sent", record.finding_id)]
+    resolved = FindingStore(engine.store).finding(record.finding_id or "")
+    assert resolved is not None and (resolved.status, resolved.closed_via) == ("resolved", "event")
+    assert len(teams.messages()) == 2 and "Resolved: " in str(teams.messages()[1])
+    assert FindingStore(engine.store).server_findings(record.server_id) == [resolved]
+    assert record.alert_key in str(teams.messages()[1]), "the resolved card names the downgrade's alert"
 
 
 def test_a_free_plan_first_seen_is_a_gap_and_a_failed_post_is_sent_by_the_sweep(

@@ -77,7 +77,7 @@ def entra_only_and_admin_restored_at_once(env: ChaosEnv) -> Tally:
     sdk.azure_ad_administrators.begin_create_or_update(GROUP, world.name, "ActiveDirectory", ENTRA_ADMIN).result()
     events = world.arm.drain_events()
     deliver_at_once([world.engine() for _ in events], events, tally)
-    false_cards = world.cards()
+    false_cards = [m for m in world.cards() if not card_heading(m).startswith("Resolved: ")]  # undone: true
     if false_cards:
         tally.wrong += 1
         tally.note(f"false card after both settings were restored: {card_heading(false_cards[0])[:90]}")
