@@ -312,3 +312,39 @@ def test_a_hostile_acknowledgement_note_is_text_too(own_fleet: Stock) -> None:
     assert_inert(answer, page)
     [row] = [tr for tr in page.one("table", "timeline").all("tr") if tr.attrs.get("data-event") == finding.event_id]
     assert f"{PRINCIPAL}: {note}" in row.text
+
+
+def test_a_subscription_level_finding_is_listed_apart_from_the_grid_and_has_its_own_pages(
+    settings: Settings, arm: ArmStandIn, ca: LocalCA,
+) -> None:
+    from drift.local import writes
+    from tests.conftest import GROUP
+    from tests.console_stock import sdk_for
+
+    engine = build_engine(settings)
+    subscription_id = str(uuid.uuid4())  # the stand-in keeps Defender plans per subscription
+    sdk = sdk_for(arm, ca)
+    sdk._config.subscription_id = subscription_id
+    writes.create_server(sdk, GROUP, "orders-db")
+    writes.defender_plan(sdk, "Standard")
+    engine.handle_many(arm.drain_events())
+    writes.defender_plan(sdk, "Free")
+    engine.handle_many(arm.drain_events())
+    [plan] = [f for f in FindingStore(engine.store).open_findings() if f.setting == "defender_plan"]
+    stocked = Stock(engine, "orders-db", "", "")
+
+    for _ in range(2):  # the first read lands the markers, the second reads the grid's columns only
+        _, page = get(stocked, "/")
+        assert set(grid(page)) == {"orders-db"}, "a subscription is not a server of the grid"
+        [item] = page.one("ul", "subscription").all("li")
+        assert item.attrs["data-finding"] == plan.id and "HIGH" in item.text
+    answer, page = get(stocked, f"/finding/{plan.id}")
+    assert answer.status == 200 and page.all("form", "accept") == [] and len(page.all("form", "ack")) == 1
+    link = page.one("p", "crumbs").all("a")[1].attrs["href"]
+    answer, page = get(stocked, "/server", id=plan.server_id)
+    assert answer.status == 200 and page.one("h1").text == f"subscription {subscription_id}"
+    history = engine.store.history(server_id=f"~subscription/{subscription_id}/defender_plan")
+    assert plan.event_id in [r.event_id for r in history]
+    assert [tr.attrs["data-event"] for tr in page.one("table", "timeline").one("tbody").all("tr")] == [
+        r.event_id for r in history]
+    assert link.startswith("/api/console/server?id=/subscriptions/")

@@ -152,7 +152,13 @@ class Console:
 
         if not server:
             raise data.BadRequest("name the server: ?id=<its ARM id or name>")
-        if server.startswith("/"):
+        from drift.subscription import target
+
+        partition = label = None
+        setting = target(server) if server.startswith("/") else None
+        if setting is not None:  # a subscription-level setting (e.g. the Defender plan) has its own partition
+            server_id, partition, label = setting.resource_id, setting.partition, setting.label
+        elif server.startswith("/"):
             try:
                 ref = mysql_server_ref(server)
             except InvalidResourceId:
@@ -167,7 +173,8 @@ class Console:
                                      f"no watched server is named {server!r}" if not ids
                                      else f"several servers are named {server!r}: give the id")
             server_id = ids[0]
-        view = data.server_view(self.engine.store, self.findings, server_id, filters)
+        view = data.server_view(self.engine.store, self.findings, server_id, filters, partition=partition,
+                                label=label)
         if view is None:
             return self._message(404, user, f"the table knows nothing of {server_id}")
         if fmt:

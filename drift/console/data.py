@@ -139,6 +139,7 @@ class Fleet:
     settings: list[str]
     findings: list[Finding]
     servers_total: int
+    subscription_findings: list[Finding] = field(default_factory=list)  # subscription-level settings
 
     def summary(self) -> list[tuple[str, int]]:
         """Servers shown by their worst open severity, worst first, then those with none open."""
@@ -157,19 +158,26 @@ FILTER_COLUMNS = ["changed_by", "updated_at"]
 
 def open_findings(store: BaselineStore, findings: FindingStore, *, full: bool,
                   who_or_since: bool = False) -> list[Finding]:
-    """The fleet's open findings. For the grid (`full` False): one key range of the open-finding markers
-    with only the columns it needs; while a marker has not landed yet, the full read of
-    `FindingStore.open_findings`, which checks it against its row and lands it (a landed marker is
-    trusted there too, so both give the same findings)."""
+    """The fleet's open findings. For the grid (`full` False): the servers' open-finding markers with
+    only the columns it needs, and those of subscription-level settings (`~` partitions: a few) whole;
+    while a marker has not landed yet, the full read of `FindingStore.open_findings`, which checks it
+    against its row and lands it (a landed marker is trusted there too, so both give the same findings)."""
     if full:
         return findings.open_findings()
-    from drift.findings import OPEN_MARK, OPEN_STATUSES, Finding
+    from drift.findings import OPEN_MARK, OPEN_STATUSES, Finding, from_entity
+    from drift.index import INDEX
 
-    markers = store.index._range(OPEN_MARK, GRID_COLUMNS + (FILTER_COLUMNS if who_or_since else []))
-    if any(not m.get("landed") for m in markers):
+    def markers(lo: str, hi: str, select: list[str] | None) -> list[Any]:
+        store._trip()
+        return list(store._table.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                                parameters={"pk": INDEX, "lo": lo, "hi": hi}, select=select))
+
+    servers = markers(OPEN_MARK, OPEN_MARK + "~", GRID_COLUMNS + (FILTER_COLUMNS if who_or_since else []))
+    others = markers(OPEN_MARK + "~", OPEN_MARK[:-1] + chr(ord(OPEN_MARK[-1]) + 1), None)
+    if any(not m.get("landed") for m in [*servers, *others]):
         return findings.open_findings()
-    found = []
-    for m in markers:
+    found = [f for f in map(from_entity, others) if f.open]
+    for m in servers:
         if m.get("status") not in OPEN_STATUSES:
             continue
         partition, setting, finding_id = m["RowKey"].removeprefix(OPEN_MARK).rsplit("|", 2)
@@ -180,6 +188,13 @@ def open_findings(store: BaselineStore, findings: FindingStore, *, full: bool,
             before=None, after=None, changed_by=m.get("changed_by") or "", client_ip=None, event_id="",
             correlation_id=None))
     return found
+
+
+def server_scoped(setting: str) -> bool:
+    try:
+        return detectors.by_setting(setting).scope == "server"
+    except KeyError:
+        return True
 
 
 def fleet(store: BaselineStore, findings: FindingStore, filters: Filters, *, full: bool = False) -> Fleet:
@@ -196,6 +211,8 @@ def fleet(store: BaselineStore, findings: FindingStore, filters: Filters, *, ful
     shown = [f for f in found if filters.finding(f)]
     rows: dict[str, FleetRow] = {}
     for f in shown:
+        if not server_scoped(f.setting):
+            continue
         key = f.server_id.lower()
         server_id = servers.get(key, f.server_id)  # the marker's spelling: the key is lower case
         row = rows.setdefault(key, FleetRow(server_id, server_name(server_id)))
@@ -208,7 +225,8 @@ def fleet(store: BaselineStore, findings: FindingStore, filters: Filters, *, ful
                 rows[key] = FleetRow(server_id, server_name(server_id))
     ordered = sorted(rows.values(), key=lambda r: (-RANK.get(r.worst or "", -1), r.server.lower(), r.server_id.lower()))
     settings = [filters.setting] if filters.setting else server_settings()
-    return Fleet(ordered, settings, shown, len(servers))
+    return Fleet(ordered, settings, shown, len(servers),
+                 [f for f in shown if not server_scoped(f.setting)])
 
 
 @dataclass
@@ -227,15 +245,19 @@ def describe(setting: str, state: Any) -> str:
         return str(state)
 
 
-def server_view(store: BaselineStore, findings: FindingStore, server_id: str, filters: Filters) -> ServerView | None:
-    """One server's partition: None when the table knows nothing of it."""
-    rows = store.load(server_id)
-    timeline = store.history(server_id=server_id, since=filters.since)
+def server_view(store: BaselineStore, findings: FindingStore, server_id: str, filters: Filters, *,
+                partition: str | None = None, label: str | None = None) -> ServerView | None:
+    """One server's partition (or a subscription-level setting's: `partition`, `label`): None when the
+    table knows nothing of it."""
+    key = partition or server_id
+    rows = store.load(key)
+    timeline = store.history(server_id=key, since=filters.since)
     found = findings.server_findings(server_id)
     if not rows.baselines and not timeline and not found:
         return None
-    known = timeline[0].server_id if timeline else found[0].server_id if found else server_id
-    name = timeline[0].server if timeline else found[0].server if found else server_name(server_id)
+    name = label or (timeline[0].server if timeline else found[0].server if found else server_name(server_id))
+    known = server_id if partition else timeline[0].server_id if timeline else found[0].server_id if found \
+        else server_id
     current = [(s, describe(s, b.state)) for s, b in sorted(rows.baselines.items()) if not b.closed]
     return ServerView(known, name, current, [f for f in found if filters.finding(f)],
                       [r for r in timeline if filters.record(r)])

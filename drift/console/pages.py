@@ -12,6 +12,7 @@ from drift.console.data import (
     Fleet,
     ServerView,
     resource_group,
+    server_scoped,
     server_settings,
     subscription,
 )
@@ -121,6 +122,13 @@ def fleet_page(base: str, user: str, fleet: Fleet, filters: Filters) -> Markup:
             items.append(tag("a", {"href": server_page, "class": "more"}, f"+{len(found) - COMPACT} more"))
         compact.append(tag("li", None, link, " ", join(items) if items else tag("span", {"class": "quiet"},
                                                                                 "nothing open")))
+    subscription = None
+    if fleet.subscription_findings:
+        subscription = (tag("h2", None, "Subscription settings"),
+                        tag("ul", {"class": "subscription"}, *[
+                            tag("li", {"data-finding": f.id}, badge(f.severity), " ",
+                                tag("a", {"href": f"{base}/finding/{f.id}"}, f"{title_of(f.setting)}: {f.server}"))
+                            for f in fleet.subscription_findings]))
     shown = (f"{len(fleet.rows)} of {fleet.servers_total} watched servers shown, "
              f"{len(fleet.findings)} open finding(s)")
     legend = tag("p", {"class": "legend"}, "Cells: worst open finding of the setting (",
@@ -132,6 +140,7 @@ def fleet_page(base: str, user: str, fleet: Fleet, filters: Filters) -> Markup:
                 tag("p", {"class": "shown"}, shown),
                 filter_form(f"{base}/", filters, server=True),
                 exports(f"{base}/", filters),
+                subscription,
                 legend,
                 tag("div", {"class": "grid-wrap"}, tag("table", {"class": "grid"}, tag("thead", None, head),
                                                         tag("tbody", None, *rows))),
@@ -216,14 +225,18 @@ def review_forms(base: str, f: Finding) -> Markup:
         accept_fields["alert"] = f.alert_keys[-1]
     else:
         accept_fields["expect"] = f.after or ""
-    accept = tag("form", {"class": "review accept", "method": "post", "action": f"{base}/accept"},
-                 tag("h3", None, "Accept as the baseline"),
-                 tag("p", {"class": "quiet"}, "The current state becomes the baseline; refused if Azure now shows "
-                                              "something else than this page."),
-                 *[tag("input", {"type": "hidden", "name": k, "value": v}) for k, v in accept_fields.items()],
-                 tag("label", None, tag("span", None, "Why is it intended?"), tag("textarea", reason)),
-                 tag("button", {"type": "submit"}, "Accept"),
-                 tag("p", {"class": "result", "role": "status"}))
+    if not server_scoped(f.setting):  # accepted per subscription only through a policy exemption
+        accept = tag("p", {"class": "quiet"},
+                     "A subscription-level setting is not accepted per server: exempt it in the policy.")
+    else:
+        accept = tag("form", {"class": "review accept", "method": "post", "action": f"{base}/accept"},
+                     tag("h3", None, "Accept as the baseline"),
+                     tag("p", {"class": "quiet"}, "The current state becomes the baseline; refused if Azure now "
+                                                  "shows something else than this page."),
+                     *[tag("input", {"type": "hidden", "name": k, "value": v}) for k, v in accept_fields.items()],
+                     tag("label", None, tag("span", None, "Why is it intended?"), tag("textarea", reason)),
+                     tag("button", {"type": "submit"}, "Accept"),
+                     tag("p", {"class": "result", "role": "status"}))
     ack = tag("form", {"class": "review ack", "method": "post", "action": f"{base}/ack"},
               tag("h3", None, "Acknowledge"),
               tag("p", {"class": "quiet"}, "Mark it seen: the finding stays open, the baseline is untouched."),
