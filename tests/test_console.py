@@ -348,3 +348,22 @@ def test_a_subscription_level_finding_is_listed_apart_from_the_grid_and_has_its_
     assert [tr.attrs["data-event"] for tr in page.one("table", "timeline").one("tbody").all("tr")] == [
         r.event_id for r in history]
     assert link.startswith("/api/console/server?id=/subscriptions/")
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", " javascript:alert(1)", "//evil.example/x", "/\\evil.example",
+                                 "data:text/html,<script>", "http://evil.example"])
+def test_a_link_can_only_be_https_or_a_path_of_the_console(url: str) -> None:
+    from drift.console.html import tag
+
+    with pytest.raises(ValueError, match="must be https://, a path or a fragment"):
+        tag("a", {"href": url}, "x")
+
+
+@pytest.mark.parametrize("attribute", ["onclick", "onmouseover", "style", "on_load"])
+def test_no_page_can_carry_an_event_handler_or_inline_style(attribute: str) -> None:
+    from drift.console.html import tag
+
+    with pytest.raises(ValueError, match="no inline script or style"):
+        tag("p", {attribute: "x"}, "x")
+    assert tag("p", {"title": '"><script>alert(1)</script>'}, "\u202e<b>") == (
+        '<p title="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">&lt;b&gt;</p>'), "escaped, bidi control dropped"

@@ -21,9 +21,9 @@ from notifiers.safe import visible
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
-# Attributes whose value is a URL: only our own paths, https and mailto survive.
+# Attributes whose value is a URL: only https and our own paths survive (not `//host`, another site's).
 _URL_ATTRIBUTES = {"href", "action", "src"}
-_SAFE_URL = re.compile(r"(https://|/|\?|#|\./)", re.IGNORECASE)
+_SAFE_URL = re.compile(r"(https://|/(?![/\\])|\?|#|\./)", re.IGNORECASE)
 VOID = {"meta", "link", "input", "br", "hr", "img"}
 
 
