@@ -100,7 +100,7 @@ def test_the_grid_reads_a_few_columns_of_the_markers_and_sees_the_same_findings_
     light = data.open_findings(fleet.engine.store, findings, full=False, who_or_since=True)
 
     def seen(found: list[Any]) -> list[tuple[str, ...]]:
-        return sorted((f.id, f.server_id.lower(), f.server, f.setting, f.severity, f.status, f.changed_by,
+        return sorted((f.id, f.server_id.lower(), f.server, f.setting, f.severity, f.open, f.changed_by,
                        f.updated_at) for f in found)
 
     assert seen(light) == seen(full) and len(full) >= 3

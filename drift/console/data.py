@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -152,7 +153,7 @@ class Fleet:
 # What the grid reads of each open-finding marker: its key names the server's partition, the setting and
 # the finding (`drift.findings.open_marker`); `who` and `since` need two more columns. Every property
 # read costs the SDK time to deserialize: the whole markers of 4,000 findings take five times longer.
-GRID_COLUMNS = ["RowKey", "severity", "status", "landed"]
+GRID_COLUMNS = ["RowKey", "severity", "landed"]
 FILTER_COLUMNS = ["changed_by", "updated_at"]
 
 
@@ -164,7 +165,7 @@ def open_findings(store: BaselineStore, findings: FindingStore, *, full: bool,
     against its row and lands it (a landed marker is trusted there too, so both give the same findings)."""
     if full:
         return findings.open_findings()
-    from drift.findings import OPEN_MARK, OPEN_STATUSES, Finding, from_entity
+    from drift.findings import OPEN_MARK, Finding, from_entity
     from drift.index import INDEX
 
     def markers(lo: str, hi: str, select: list[str] | None) -> list[Any]:
@@ -177,13 +178,11 @@ def open_findings(store: BaselineStore, findings: FindingStore, *, full: bool,
     if any(not m.get("landed") for m in [*servers, *others]):
         return findings.open_findings()
     found = [f for f in map(from_entity, others) if f.open]
-    for m in servers:
-        if m.get("status") not in OPEN_STATUSES:
-            continue
+    for m in servers:  # a landed marker is an open finding's (a close drops it, or leaves it not landed)
         partition, setting, finding_id = m["RowKey"].removeprefix(OPEN_MARK).rsplit("|", 2)
         server_id = decode_key(partition)
         found.append(Finding(
-            id=finding_id, server_id=server_id, server=server_name(server_id), setting=setting, status=m["status"],
+            id=finding_id, server_id=server_id, server=server_name(server_id), setting=setting, status="open",
             severity=m.get("severity") or "info", why="", opened_at="", updated_at=m.get("updated_at") or "",
             before=None, after=None, changed_by=m.get("changed_by") or "", client_ip=None, event_id="",
             correlation_id=None))
@@ -205,9 +204,11 @@ def fleet(store: BaselineStore, findings: FindingStore, filters: Filters, *, ful
     finding (an export), not only what the grid shows.
     """
     store.ensure_table()
-    servers = {server_id.lower(): server_id for server_id in store.index.all_servers()}
-    found = open_findings(store, findings, full=full or bool(filters.alert),
-                          who_or_since=bool(filters.who or filters.since))
+    with ThreadPoolExecutor(1) as pool:  # the two reads of the index at once
+        marked = pool.submit(store.index.all_servers)
+        found = open_findings(store, findings, full=full or bool(filters.alert),
+                              who_or_since=bool(filters.who or filters.since))
+        servers = {server_id.lower(): server_id for server_id in marked.result()}
     shown = [f for f in found if filters.finding(f)]
     rows: dict[str, FleetRow] = {}
     for f in shown:
