@@ -5,7 +5,8 @@ What it reads is bounded by what is asked, not by the fleet's size:
   markers (`FindingStore.open_findings`): one key range of `~index`, whatever the number of servers
   (plus a point read for a marker not yet checked against its row);
 - `--server X` reads that server's partition once (`BaselineStore.load`: its baselines and open
-  findings), and shows every watched setting's current state.
+  findings), and shows every watched setting's current state; the summary then covers that server
+  (a name is found through the index's watched-server markers: one key range of ids).
 
 Without `--server`, the servers listed are those with open findings, and a setting's "state" is its
 finding's latest state (reading every server's baselines would be one query per server).
@@ -59,6 +60,7 @@ class FleetStatus:
     summary: dict[str, list[str]]  # severity -> the servers whose worst open finding has it (every open finding)
     open_findings: int
     servers: list[ServerStatus]
+    scope: str = "fleet"  # or the --server asked for: the summary covers that server alone
 
 
 def _title(setting: str) -> str:
@@ -87,38 +89,49 @@ def _summary(findings: list[Finding]) -> dict[str, list[str]]:
     return summary
 
 
-def _server_ids(store: Any, server: str, findings: list[Finding]) -> list[str]:
-    """A full id as given; a name from the open findings first, else the store's lookup by name."""
+def _server_ids(store: Any, server: str) -> list[str]:
+    """A full id as given; a name through the index's watched-server markers (one key range, ids only),
+    else the store's lookup by name."""
     if server.startswith("/"):
         return [server]
-    named = sorted({f.server_id for f in findings if f.server.lower() == server.lower()})
+    from drift.index import SERVER
+
+    named = sorted({e["server_id"] for e in store.index._range(SERVER, ["server_id"])
+                    if str(e.get("server_id", "")).rstrip("/").rsplit("/", 1)[-1].lower() == server.lower()})
     return named or store.server_ids(server)
+
+
+def _one_server(store: Any, server_id: str, wanted: int) -> ServerStatus:
+    """Every watched setting of one server with its open findings: one query of its partition."""
+    rows = store.load(server_id)
+    open_ = [s.finding for s in rows.findings.values() if s.finding.rank >= wanted]
+    name = open_[0].server if open_ else server_id.rstrip("/").rsplit("/", 1)[-1]
+    states = {s: b for s, b in rows.baselines.items() if not b.closed}
+    settings = [SettingStatus(s, _title(s), _describe(s, states[s].state) if s in states else None,
+                              [f for f in open_ if f.setting == s])
+                for s in sorted(set(states) | {f.setting for f in open_})]
+    return ServerStatus(server_id, name, settings)
 
 
 def gather(store: Any, *, server: str | None = None, severity: str | None = None,
            now: datetime | None = None) -> FleetStatus:
+    """The fleet (from the index), or with `server` that server alone (from its partition; the summary
+    then covers it alone)."""
     now = now or datetime.now(UTC)
     wanted = Severity(severity).rank if severity else 0
-    everything = FindingStore(store).open_findings(now=now)
-    shown = [f for f in everything if f.rank >= wanted]
-    servers: list[ServerStatus] = []
     if server:
-        for server_id in _server_ids(store, server, everything):
-            rows = store.load(server_id)
-            open_ = [s.finding for s in rows.findings.values() if s.finding.rank >= wanted]
-            name = next((f.server for f in everything if f.server_id.lower() == server_id.lower()),
-                        server_id.rstrip("/").rsplit("/", 1)[-1])
-            states = {s: b for s, b in rows.baselines.items() if not b.closed}
-            settings = [SettingStatus(s, _title(s), _describe(s, states[s].state) if s in states
-                                      else None, [f for f in open_ if f.setting == s])
-                        for s in sorted(set(states) | {f.setting for f in open_})]
-            servers.append(ServerStatus(server_id, name, settings))
-    else:
-        by_server: dict[str, ServerStatus] = {}
-        for finding in shown:
-            entry = by_server.setdefault(finding.server_id, ServerStatus(finding.server_id, finding.server))
-            entry.settings.append(SettingStatus(finding.setting, _title(finding.setting), finding.after, [finding]))
-        servers = sorted(by_server.values(), key=lambda s: (-Severity(s.worst or "info").rank, s.server.lower()))
+        servers = [_one_server(store, server_id, 0) for server_id in _server_ids(store, server)]
+        everything = [f for s in servers for f in s.findings]
+        for entry in servers:
+            for item in entry.settings:
+                item.findings = [f for f in item.findings if f.rank >= wanted]
+        return FleetStatus(now, severity, _summary(everything), len(everything), servers, scope=server)
+    everything = FindingStore(store).open_findings(now=now)
+    by_server: dict[str, ServerStatus] = {}
+    for finding in (f for f in everything if f.rank >= wanted):
+        entry = by_server.setdefault(finding.server_id, ServerStatus(finding.server_id, finding.server))
+        entry.settings.append(SettingStatus(finding.setting, _title(finding.setting), finding.after, [finding]))
+    servers = sorted(by_server.values(), key=lambda s: (-Severity(s.worst or "info").rank, s.server.lower()))
     return FleetStatus(now, severity, _summary(everything), len(everything), servers)
 
 
@@ -130,7 +143,7 @@ def _finding_dict(finding: Finding, now: datetime) -> dict[str, Any]:
 
 def as_json(status: FleetStatus) -> str:
     return json.dumps({
-        "at": status.at.isoformat(), "severity_filter": status.severity,
+        "at": status.at.isoformat(), "scope": status.scope, "severity_filter": status.severity,
         "summary": {"servers_with_open_findings": sum(len(v) for v in status.summary.values()),
                     "open_findings": status.open_findings,
                     "by_worst_severity": {s: {"servers": len(names), "names": names}
@@ -182,7 +195,8 @@ def _cell(value: str | None, limit: int = 40) -> str:
 
 def as_table(status: FleetStatus) -> str:
     total = sum(len(v) for v in status.summary.values())
-    lines = [f"Fleet at {status.at:%Y-%m-%d %H:%M} UTC: {status.open_findings} open finding(s) on {total} server(s)"]
+    scope = "Fleet" if status.scope == "fleet" else f"Server {status.scope}"
+    lines = [f"{scope} at {status.at:%Y-%m-%d %H:%M} UTC: {status.open_findings} open finding(s) on {total} server(s)"]
     for severity in ORDER:
         names = status.summary.get(severity, [])
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")

@@ -109,12 +109,17 @@ def test_one_server_shows_every_watched_setting_from_its_baselines_and_reads_onl
 
     table = run(endpoints_file, capsys, "--server", bad)
     assert "require_secure_transport" in table and "state: ON" in table
+    assert table.startswith(f"Server {bad} at ") and "3 open finding(s) on 1 server(s)" in table
 
     queries: list[dict[str, Any]] = []
     original = engine.store._table.query_entities
     engine.store._table.query_entities = lambda q, **kw: queries.append(kw.get("parameters", {})) or original(q, **kw)
-    gather(engine.store, server=bad)
-    assert [q.get("pk") for q in queries] == ["~index", rows.partition], "the index range, then one partition"
+    gather(engine.store, server=server_id(bad))
+    assert [q.get("pk") for q in queries] == [rows.partition], "one partition"
+    queries.clear()
+    by_name = gather(engine.store, server=bad)
+    assert [q.get("pk") for q in queries] == ["~index", rows.partition], "a name: the index's server ids, then it"
+    assert by_name.scope == bad and by_name.summary["critical"] == [bad] and by_name.summary["low"] == []
     queries.clear()
     gather(engine.store, severity="medium")
     assert [q.get("pk") for q in queries] == ["~index"], "the summary reads no server partition"
