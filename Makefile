@@ -22,6 +22,7 @@ bench: setup
 	$(BIN)/python bench/lean_bench.py
 	$(BIN)/python bench/scale_bench.py
 	$(BIN)/python bench/export_bench.py
+	$(BIN)/python bench/console_bench.py
 
 # The official examples and specs, pinned by commit and checksum (tests/fixtures-sources.md,
 # tests/fixtures.sha256), into .fixtures/ for a clone without ../shared/fixtures beside it.

@@ -46,3 +46,14 @@ def review(req: func.HttpRequest) -> func.HttpResponse:
 
     status, answer = handle(runtime.engine(), req.route_params.get("action", ""), req.get_body(), dict(req.headers))
     return func.HttpResponse(json.dumps(answer), status_code=status, mimetype="application/json")
+
+
+@app.route(route="console/{*path}", methods=["GET", "HEAD", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def console(req: func.HttpRequest) -> func.HttpResponse:
+    """The web console (drift/console). No function key, since a browser has none: it is served only
+    where App Service Authentication signs the user in first, and refuses anywhere else."""
+    from drift.console.app import for_function
+
+    answer = for_function(runtime.engine, req.method, req.route_params.get("path") or "", dict(req.params),
+                          dict(req.headers), req.get_body())
+    return func.HttpResponse(answer.body, status_code=answer.status, headers=answer.headers)

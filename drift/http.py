@@ -11,6 +11,12 @@ and no more trustworthy where it runs, so the plain name header is the one read.
 
 Every field is checked for type and size before the engine is touched, and every refusal is a
 4xx with one line that says what is wrong; nothing is written.
+
+Easy Auth signs a browser in with a cookie, which the browser sends with any request to the app,
+even one a page on another site makes. So the body must come as `application/json` (a form on
+another site can post only form-encoded, multipart or text/plain bodies without the app's CORS
+consent, and the app grants none), and a request the browser marks cross-site
+(`Sec-Fetch-Site`) is refused.
 """
 
 from __future__ import annotations
@@ -56,6 +62,17 @@ def signed_in_user(headers: dict[str, str]) -> str:
     return name
 
 
+def same_origin_json(headers: dict[str, str]) -> None:
+    """Refuse what a page on another site could make a signed-in browser send (see the module's docstring)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    kind = (lowered.get("content-type") or "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise Refused(415, "send the body as Content-Type: application/json (form posts are refused)")
+    site = (lowered.get("sec-fetch-site") or "").strip().lower()
+    if site and site not in ("same-origin", "none"):
+        raise Refused(403, f"refused a {site[:20]} request: review only from the console or a client of your own")
+
+
 def _text(payload: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str | None:
     value = payload.get(key)
     if value is None and not required:
@@ -96,6 +113,7 @@ def _handle(engine: DriftEngine, action: str, body: bytes, headers: dict[str, st
     if action not in ("accept", "ack"):
         raise Refused(404, f"unknown action {action[:40]!r}")
     by = signed_in_user(headers)
+    same_origin_json(headers)
     if len(body or b"") > MAX_BODY:
         raise Refused(413, f"the body is over {MAX_BODY} bytes")
     try:

@@ -207,6 +207,20 @@ class StoreIndex:
         return [(e["server_id"], e["pk"]) for e in self._range(f"{SERVER}{subscription_id.lower()}|",
                                                                 ["server_id", "pk"])]
 
+    def all_servers(self) -> list[str]:
+        """Ids of every marked server, of every subscription: one key range (the console's fleet)."""
+        return [e["server_id"] for e in self._range(SERVER, ["server_id"]) if e.get("server_id")]
+
+    def server_of_alert(self, alert_key: str) -> str | None:
+        """The server whose history rows an alert carried, from the history copies: one filtered key range."""
+        self._trip()
+        for e in self._table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and alert_key eq @key",
+                parameters={"pk": INDEX, "lo": COPY, "hi": COPY[:-1] + "}", "key": alert_key},
+                select=["server_id"], results_per_page=1):
+            return str(e["server_id"])
+        return None
+
     def server_gone(self, partition: str) -> None:
         self._delete(f"{SERVER}{_subscription(partition)}|{partition}")
         with self._lock:

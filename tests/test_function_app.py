@@ -55,7 +55,7 @@ def as_cloud_event(raw: dict[str, Any]) -> func.CloudEvent:
 
 def test_the_app_has_its_triggers() -> None:
     names = sorted(f.get_function_name() for f in functions())
-    assert names == ["on_arm_event", "recheck", "reconcile", "review", "sweep_alerts"]
+    assert names == ["console", "on_arm_event", "recheck", "reconcile", "review", "sweep_alerts"]
     [queue] = trigger("recheck").get_bindings_dict()["bindings"]
     assert (queue["type"], queue["queueName"], queue["connection"]) == (
         "queueTrigger", "%DRIFT_RECHECK_QUEUE%", "AzureWebJobsStorage")
@@ -133,7 +133,7 @@ def test_a_malformed_number_setting_does_not_stop_the_app_from_starting() -> Non
            "DRIFT_STORAGE_TABLE_ENDPOINT": "https://st.table.core.windows.net"}
     out = subprocess.run([sys.executable, "-c", "import function_app; print(len(function_app.app.get_functions()))"],
                          capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.strip() == "5", "every function is still indexed"
+    assert out.stdout.strip() == "6", "every function is still indexed"
     assert "configuration refused" in out.stderr and "twenty" in out.stderr
 
 

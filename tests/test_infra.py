@@ -675,6 +675,20 @@ def test_the_review_route_also_needs_the_function_key() -> None:
     assert trigger.auth_level.name == "FUNCTION"
 
 
+def test_the_console_route_is_covered_by_entra_sign_in_since_it_takes_no_function_key() -> None:
+    """A browser has no function key: App Service Authentication is the console's gate, so no excluded
+    path may reach it, and the code refuses to serve where Easy Auth does not run (tests/test_console_http.py)."""
+    from tests.function_index import functions
+
+    [console] = [f for f in functions() if f.get_function_name() == "console"]
+    [trigger] = [b for b in console.get_bindings() if b.type == "httpTrigger"]
+    assert (trigger.route, trigger.auth_level.name) == ("console/{*path}", "ANONYMOUS")
+    validation = site_config("authsettingsV2")["properties"]["globalValidation"]
+    assert validation["requireAuthentication"] is True
+    route = "/api/" + trigger.route.split("{")[0]
+    assert not any(route.startswith(p.rstrip("/") + "/") or p.startswith("/api") for p in validation["excludedPaths"])
+
+
 def test_the_role_reads_diagnostic_settings_under_both_published_names() -> None:
     """ARM may check either name for a server's diagnostic settings: a role with one of them can get a 403."""
     from drift.readers import READ_ACTION_ALIASES

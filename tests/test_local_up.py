@@ -47,7 +47,9 @@ def test_local_up_runs_the_pipeline_for_writes_made_with_the_sdk(
         wait_for(lambda: endpoints_file.exists() and endpoints_file.stat().st_size > 0)
         endpoints = json.loads(endpoints_file.read_text())
         assert set(endpoints) >= {"arm_endpoint", "ca_bundle", "subscription_id", "storage_connection_string",
-                                  "teams_webhook_url", "teams_messages_url", "graph_endpoint"}
+                                  "teams_webhook_url", "teams_messages_url", "graph_endpoint", "console_url"}
+        assert endpoints["console_url"].startswith("http://127.0.0.1:")
+        assert endpoints["console_url"].endswith("/api/console")
         sdk = MySQLManagementClient(LocalCredential(), endpoints["subscription_id"], base_url=endpoints["arm_endpoint"],
                                     connection_verify=endpoints["ca_bundle"], polling_interval=0)
         sdk.servers.begin_create("rg", "up-db", models.Server(location="westeurope")).result()
@@ -66,6 +68,10 @@ def test_local_up_runs_the_pipeline_for_writes_made_with_the_sdk(
         rows = json.loads(capsys.readouterr().out)
         [firewall] = [r for r in rows if r["setting"] == "firewall_rules"]
         assert firewall["server"] == "up-db" and "AllowAll" in firewall["after"]
+
+        fleet = requests.get(f"{endpoints['console_url']}/", timeout=10)  # the console, as the OS user
+        assert fleet.status_code == 200 and "up-db" in fleet.text
+        assert "default-src 'none'" in fleet.headers["Content-Security-Policy"]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)

@@ -135,7 +135,8 @@ def test_accept_refuses_unknown_names_and_settings(endpoints: list[str], capsys:
 
 def http(action: str, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
     [fn] = [f for f in functions() if f.get_function_name() == "review"]
-    request = func.HttpRequest("POST", f"/api/{action}", headers=headers or {}, route_params={"action": action},
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    request = func.HttpRequest("POST", f"/api/{action}", headers=headers, route_params={"action": action},
                                body=json.dumps(body).encode() if not isinstance(body, bytes) else body)
     return fn.get_user_function()(request)
 

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="the local stack")
     local_sub = local.add_subparsers(dest="local_command", required=True)
-    up = local_sub.add_parser("up", help="start Azurite, the ARM stand-in, receivers and the event pump")
+    up = local_sub.add_parser("up", help="start Azurite, the ARM stand-in, receivers, the event pump and the console")
     up.add_argument("--endpoints-file", help="where to write the endpoints JSON")
     up.add_argument("--workdir", help="folder for the CA bundle (default: a new temporary folder)")
     up.set_defaults(func=cmd_local_up)

@@ -28,6 +28,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         engine.store.ensure_table()  # the clients the engine builds on first use, built before anyone writes
         engine.process_rechecks()
         stack.start_pump(engine)
+        stack.start_console(engine)  # the console as the local OS user (it plays App Service Authentication)
         stack.write_endpoints(endpoints_file)  # last: the stack is ready when its endpoints appear
         print(f"local stack up; endpoints in {endpoints_file}", flush=True)
         print(json.dumps(stack.endpoints(), indent=2), flush=True)

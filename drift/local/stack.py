@@ -20,6 +20,7 @@ from drift.config import Settings
 from drift.engine import DriftEngine, Outcome, RetryableFailure
 from drift.local.arm import ArmStandIn
 from drift.local.azurite import Azurite
+from drift.local.console_server import LocalConsole
 from drift.local.receivers import GraphReceiver, LogsIngestionReceiver, TeamsReceiver
 from drift.local.tls import LocalCA
 
@@ -156,6 +157,7 @@ class LocalStack:
         self.graph: GraphReceiver | None = None
         self.logs: LogsIngestionReceiver | None = None
         self.pump: EventPump | None = None
+        self.console: LocalConsole | None = None
 
     def start(self) -> LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +191,7 @@ class LocalStack:
             "logs_ingestion_endpoint": self.logs.endpoint,
             "logs_rule_id": self.logs.rule_id,
             "logs_rows_url": f"{self.logs.url}/messages",
+            **({"console_url": self.console.url} if self.console else {}),
         }
 
     def write_endpoints(self, path: Path) -> None:
@@ -214,8 +217,13 @@ class LocalStack:
         self.pump = EventPump(self.arm, engine, **kwargs).start()
         return self.pump
 
+    def start_console(self, engine: DriftEngine, **kwargs: Any) -> LocalConsole:
+        """The web console and the review routes on 127.0.0.1 (drift/local/console_server.py)."""
+        self.console = LocalConsole(engine, **kwargs).start()
+        return self.console
+
     def stop(self) -> None:
-        for part in (self.pump, self.arm, self.teams, self.graph, self.logs, self.azurite):
+        for part in (self.console, self.pump, self.arm, self.teams, self.graph, self.logs, self.azurite):
             if part is not None:
                 try:
                     part.stop()

@@ -150,6 +150,7 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
 // an outside request set. The function key is required as well (auth_level FUNCTION): the code trusts the
 // header only because both stand in front of it. Unauthenticated calls get 401, not a login page.
 // Event Grid cannot sign in: its deliveries go to the trigger's system-key webhook, left out of sign-in.
+// The web console (`/api/console/...`, no function key: a browser has none) is covered like every other path.
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'authsettingsV2'
