@@ -50,7 +50,6 @@ DEFAULT_IN_AZURE = {
     "DRIFT_RESOLVE_PRINCIPALS",  # on by default (Graph Application.Read.All, scripts/grant-graph-permissions.sh)
     "DRIFT_TEAMS_CHANNEL",  # Graph channel messages need a delegated user: no use to a managed identity
     "DRIFT_EVENTGRID_ENDPOINT",  # the custom-topic notifier: this template provisions no custom topic
-    "DRIFT_CONSOLE_URL",  # no "Review" button until the console's public address is set (the app's own host)
     "DRIFT_SUBSCRIPTION_NAMES",  # optional display names: cards show subscription ids without them
 }
 

@@ -226,6 +226,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DRIFT_LOGS_ENDPOINT: logsEndpoint
     DRIFT_LOGS_RULE_ID: logsRuleId
     DRIFT_LOGS_STREAM: logsStream
+    // Cards' "Review" button opens the finding in the console this app serves (behind the same sign-in).
+    DRIFT_CONSOLE_URL: 'https://${app.properties.defaultHostName}/api/console'
   }
 }
 
