@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from drift.engine import DriftEngine
+from drift.findings import FindingStore
 from drift.local.arm import ArmStandIn
 from drift.local.credential import LocalCredential
 from drift.local.receivers import TeamsReceiver
@@ -45,7 +46,11 @@ def rows(engine: DriftEngine, name: str) -> list[HistoryRecord]:
 
 
 def named(row: HistoryRecord) -> str:
-    return row.changed_by.split(" <")[0]
+    return named_caller(row.changed_by)
+
+
+def named_caller(changed_by: str) -> str:
+    return changed_by.split(" <")[0]
 
 
 @pytest.fixture
@@ -89,6 +94,10 @@ def test_a_create_handled_after_someone_opened_the_firewall_names_them_too(
     assert shared.why.startswith("also written by Alice Ops <alice@contoso.example> at ")
     assert f"first recorded under event {gap.event_id} by Builder Pipeline" in shared.why
     assert shared.alert_status == "none" and len(teams.messages()) == cards, "the gap was alerted once already"
+    [finding] = [f for f in FindingStore(engine.store).server_findings(server_id(server_name))
+                 if f.setting == "firewall_rules"]
+    assert finding.open and shared.finding_id == gap.finding_id == finding.id, "the same finding, not a second"
+    assert named_caller(finding.changed_by) == "Alice Ops" and finding.client_ip == "198.51.100.21"
 
     engine.handle_many([opened, *built])  # Event Grid delivers all of them again
     assert len(rows(engine, server_name)) == 2 and len(teams.messages()) == cards
