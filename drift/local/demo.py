@@ -18,6 +18,7 @@ from drift.local import writes
 from drift.local.credential import LocalCredential
 from drift.local.stack import LocalStack
 from drift.runtime import build_engine
+from notifiers.teams import heading_text
 
 GROUP = "rg-shop"
 SERVER = "orders-db"
@@ -98,8 +99,7 @@ def run_demo() -> int:
         cards = stack.teams.messages()[before:]
         print(f"\n3. Teams received {len(cards)} alert card(s) in {elapsed:.2f}s (writes included):")
         for card in cards:
-            content = card["attachments"][0]["content"]
-            print(f"   * {content['body'][0]['text']}")
+            print(f"   * {heading_text(card['attachments'][0]['content'])}")
         print("\n4. Drift history (mysql-drift history):\n")
         print(format_table(engine.store.history()))
         _write_pngs([c["attachments"][0]["content"] for c in cards])
