@@ -22,7 +22,7 @@ sweep, after the Retry-After. A deterministic one (400, 401, 403, 404, a 413 for
 counts an attempt and waits 1, 2, 4, 8 minutes before the next (a role assignment can take that
 long to apply); after `max_attempts` the marker is *parked*: the sweep no longer sends it and
 says, once per run, how many are parked and why. Removing `parked` from the index marker (or
-fixing the rule and calling `LogExporter.retry_parked`) sends them again.
+fixing the rule and running `mysql-drift export retry`) sends them again.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class LogExporter:
         if parked:
             last = parked[-1]
             log.warning("log analytics: %d export(s) parked after %d refused uploads (last: %s %s); fix the data "
-                        "collection rule or the role, then retry them (LogExporter.retry_parked)", len(parked),
+                        "collection rule or the role, then `mysql-drift export retry`", len(parked),
                         self.max_attempts, last.get("last_status"), str(last.get("last_error", ""))[:300])
         pending, gone = [], []
         for marker in markers:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from drift.cli import main
 from drift.config import ConfigError, Settings
 from drift.engine import DriftEngine
 from drift.index import EXPORT, INDEX
@@ -175,7 +176,7 @@ def test_a_429_is_sent_again_after_its_retry_after(
 
 def test_a_refused_upload_is_not_retried_for_ever(
         exporting: DriftEngine, sdk: Any, arm: ArmStandIn, logs: LogsIngestionReceiver, server_name: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, endpoints_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     create_server(sdk, server_name)
     logs.add_fault(400, times=100)
     exporting.handle_many(arm.drain_events())
@@ -192,8 +193,11 @@ def test_a_refused_upload_is_not_retried_for_ever(
     [marker] = pending_markers(exporting)
     assert marker["parked"] is True and marker["last_status"] == 400
 
-    logs.clear()  # the rule is fixed
-    assert exporting.exports.retry_parked() == 1
+    logs.clear()  # the rule is fixed; the on-call gives the parked exports back
+    assert main(["export", "retry", "--endpoints-file", str(endpoints_file)]) == 0
+    assert capsys.readouterr().out.startswith("1 parked export(s) given back to the sweep")
+    [marker] = pending_markers(exporting)
+    assert not marker["parked"] and marker["attempts"] == 0
     assert exporting.sweep()["exported"] == 1 and logs.rows() != []
 
 

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from drift.cli.common import CommandError, Parser, at_least, parse_since
+from drift.cli.export import cmd_export_retry
 from drift.cli.history import cmd_history
 from drift.cli.local import cmd_demo, cmd_local_seed, cmd_local_up
 from drift.cli.policy import cmd_policy_check
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     ack.add_argument("--reason", required=True)
     ack.add_argument("--by", help="who reviewed it (default: the local user)")
     ack.set_defaults(func=cmd_ack)
+
+    export = sub.add_parser("export", help="the Log Analytics export")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    retry = with_endpoints(export_sub.add_parser(
+        "retry", help="give exports parked after repeated refusals (400, 403: the rule or the role) back to the sweep"))
+    retry.set_defaults(func=cmd_export_retry)
 
     policy = sub.add_parser("policy", help="the desired state")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
