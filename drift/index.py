@@ -36,9 +36,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from drift.keys import encode_key
+
 INDEX = "~index"
 ALERT, SERVER, COPY, EVENT, EXPORT = "alert|", "server|", "at|", "event|", "export|"
+NAME = "name|"  # name|{lower-cased server name}|{partition}: a name to its servers without scanning the table
 STALE_AFTER = timedelta(minutes=2)  # a marker older than this whose row is missing will never see it land
+
+
+def _name_key(server_id: str, partition: str) -> str:
+    return f"{NAME}{encode_key(server_id.rstrip('/').rsplit('/', 1)[-1].lower())}|{partition}"
 
 
 def _subscription(partition: str) -> str:
@@ -52,8 +59,6 @@ def copy_key(partition: str, history_row_key: str) -> str:
 
 
 def event_key(event_id: str) -> str:
-    from drift.keys import encode_key
-
     return encode_key(event_id)[:200]
 
 
@@ -91,6 +96,7 @@ class StoreIndex:
         lasting: dict[str, dict[str, Any]] = {}
         if not partition.startswith("~"):  # a server's partition (`~…` are the app's own: settings, index)
             lasting[f"{SERVER}{_subscription(partition)}|{partition}"] = {"pk": partition, "server_id": server_id}
+            lasting[_name_key(server_id, partition)] = {"pk": partition, "server_id": server_id}
         with self._lock:
             rows.update({k: v for k, v in lasting.items() if k not in self._known})
         replaced = set(findings or {})
@@ -221,8 +227,15 @@ class StoreIndex:
             return str(e["server_id"])
         return None
 
-    def server_gone(self, partition: str) -> None:
+    def servers_named(self, name: str) -> list[str]:
+        """Ids of the marked servers with this name, in any case: one key range of the name's markers."""
+        return [e["server_id"] for e in self._range(f"{NAME}{encode_key(name.strip().lower())}|", ["server_id"])
+                if e.get("server_id")]
+
+    def server_gone(self, partition: str, server_id: str | None = None) -> None:
         self._delete(f"{SERVER}{_subscription(partition)}|{partition}")
+        if server_id:
+            self._delete(_name_key(server_id, partition))
         with self._lock:
             self._known = {k for k in self._known if not k.endswith(f"|{partition}")}
 

@@ -90,15 +90,8 @@ def _summary(findings: list[Finding]) -> dict[str, list[str]]:
 
 
 def _server_ids(store: Any, server: str) -> list[str]:
-    """A full id as given; a name through the index's watched-server markers (one key range, ids only),
-    else the store's lookup by name."""
-    if server.startswith("/"):
-        return [server]
-    from drift.index import SERVER
-
-    named = sorted({e["server_id"] for e in store.index._range(SERVER, ["server_id"])
-                    if str(e.get("server_id", "")).rstrip("/").rsplit("/", 1)[-1].lower() == server.lower()})
-    return named or store.server_ids(server)
+    """A full id as given; a name through the index's name markers (one key range)."""
+    return [server] if server.startswith("/") else store.server_ids(server)
 
 
 def _one_server(store: Any, server_id: str, wanted: int) -> ServerStatus:

@@ -306,14 +306,18 @@ class BaselineStore(OutboxRows, ExportRows):
         return [HistoryRecord.from_dict(unpack(e)) for e in entities]
 
     def server_ids(self, name: str) -> list[str]:
-        """The ids of watched servers with this name (any subscription or resource group), in any case.
+        """The ids of watched servers with this name (any subscription or resource group), in any case:
+        one key range of the index's name markers (`name|`), written with a server's first commit.
 
         Table Storage compares strings case-sensitively, so baseline rows carry the name lower-cased
         (`server_lc`); rows written before that column existed still match their exact spelling.
         One id per server, however its rows spell it.
         """
         self.ensure_table()
-        self._trip()
+        named = self.index.servers_named(name)
+        if named:
+            return sorted(set(named), key=str.lower)
+        self._trip()  # servers baselined before the index had name markers: a scan of the table
         entities = self._table.query_entities(
             "( server_lc eq @lower or server eq @name ) and RowKey ge @lo and RowKey lt @hi",
             parameters={"lower": name.lower(), "name": name, "lo": BASELINE, "hi": OUTBOX},
@@ -377,7 +381,7 @@ class BaselineStore(OutboxRows, ExportRows):
         rows = self.load(server_id)
         open_ = [b for b in rows.baselines.values() if not b.closed]
         if not open_:
-            self.index.server_gone(rows.partition)
+            self.index.server_gone(rows.partition, server_id)
             return False
         pk = rows.partition
         operations: list[tuple[Any, ...]] = [
@@ -408,7 +412,7 @@ class BaselineStore(OutboxRows, ExportRows):
             exports.note(pk, marker, [(history_rk, record)])
         for write in closing:
             self.index.drop(open_marker(pk, write.finding))
-        self.index.server_gone(pk)
+        self.index.server_gone(pk, server_id)
         return True
 
     def history(self, *, server_id: str | None = None, since: datetime | None = None,

@@ -192,3 +192,22 @@ def test_known_servers_history_since_and_ack_read_through_the_index(
     assert kinds == {"server|", "at|", "event|"}, f"every reader found its markers in {INDEX}"
     [acked] = [r for r in engine.store.history(since=since) if r.server == server_name]
     assert acked.acknowledged == "seen (now)", "the copy the cross-server history reads is acknowledged too"
+
+
+def test_a_server_name_is_found_through_its_name_marker_without_scanning_the_table(
+    settings: Settings, sdk: Any, arm: ArmStandIn, server_name: str,
+) -> None:
+    engine = watched(settings, sdk, arm, server_name)
+    queries: list[tuple[str, dict[str, Any]]] = []
+    table = engine.store._table
+    original = table.query_entities
+    table.query_entities = lambda query, **kw: queries.append((query, kw.get("parameters", {}))) or original(query, **kw)
+
+    assert engine.store.server_ids(server_name.upper()) == [server_id(server_name)]
+    [(query, parameters)] = queries
+    assert (query, parameters["pk"]) == ("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", INDEX)
+    assert parameters["lo"] == f"name|{server_name.lower()}|", "one key range: the name's own markers"
+
+    queries.clear()
+    assert engine.store.server_ids("no-such-server") == []
+    assert len(queries) == 2, "a name without markers falls back to the scan (servers baselined before them)"
