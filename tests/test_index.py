@@ -201,7 +201,8 @@ def test_a_server_name_is_found_through_its_name_marker_without_scanning_the_tab
     queries: list[tuple[str, dict[str, Any]]] = []
     table = engine.store._table
     original = table.query_entities
-    table.query_entities = lambda query, **kw: queries.append((query, kw.get("parameters", {}))) or original(query, **kw)
+    table.query_entities = lambda query, **kw: (queries.append((query, kw.get("parameters", {})))
+                                                or original(query, **kw))
 
     assert engine.store.server_ids(server_name.upper()) == [server_id(server_name)]
     [(query, parameters)] = queries
