@@ -14,7 +14,6 @@ from __future__ import annotations
 import getpass
 import logging
 import ssl
-import threading
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,7 +21,7 @@ from drift.console.app import BASE, Console, Response
 from drift.engine import DriftEngine
 from drift.http import PRINCIPAL_HEADER
 from drift.http import review as review_route
-from drift.local.httpd import JsonRequestHandler, TrackingHTTPServer
+from drift.local.httpd import JsonRequestHandler, ServerThread
 
 log = logging.getLogger(__name__)
 EASY_AUTH_HEADERS = "x-ms-client-principal"
@@ -42,8 +41,7 @@ class LocalConsole:
         self.engine = engine
         self.user = user or local_user()
         self._host, self._port, self._ssl = host, port, ssl_context
-        self._httpd: TrackingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self.origin = ""
 
     @property
@@ -53,24 +51,15 @@ class LocalConsole:
 
     def start(self) -> Self:
         handler = type("LocalConsoleHandler", (_Handler,), {"app": self})
-        self._httpd = TrackingHTTPServer((self._host, self._port), handler, self._ssl)
-        host, port = self._httpd.server_address[:2]
-        self.origin = f"{'https' if self._ssl else 'http'}://{host}:{port}"
-        self._names = {f"{host}:{port}", f"localhost:{port}"}
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="local-console", daemon=True)
-        self._thread.start()
+        self._server = ServerThread((self._host, self._port), handler, self._ssl, "local-console")
+        self.origin = self._server.origin
+        self._names = {f"{self._server.host}:{self._server.port}", f"localhost:{self._server.port}"}
         return self
 
     def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -1,5 +1,6 @@
 """HTTP plumbing shared by the local servers (the ARM stand-in, the Teams/Graph and Event Grid receivers).
 
+`ServerThread` binds one of them and serves it on a daemon thread until `stop()`;
 `TrackingHTTPServer` is a threading HTTP server that does TLS per connection, in the connection's thread,
 and can cut open keep-alive connections on stop; `JsonRequestHandler` is a keep-alive HTTP/1.1 handler
 that reads plain or chunked bodies and answers JSON, logging to ``logging`` instead of stderr.
@@ -66,6 +67,27 @@ class TrackingHTTPServer(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s failed", client_address, exc_info=sys.exc_info())
+
+
+class ServerThread:
+    """A `TrackingHTTPServer` bound at construction and served on a daemon thread until `stop()`,
+    which stops accepting, cuts open keep-alive connections and joins the thread."""
+
+    def __init__(self, address: tuple[str, int], handler: type[http.server.BaseHTTPRequestHandler],
+                 ssl_context: ssl.SSLContext | None, name: str) -> None:
+        self._httpd = TrackingHTTPServer(address, handler, ssl_context)
+        host, port = self._httpd.server_address[:2]
+        self.host, self.port = str(host), int(port)
+        self.origin = f"{'https' if ssl_context else 'http'}://{host}:{port}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
 
 
 class JsonRequestHandler(http.server.BaseHTTPRequestHandler):

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from drift.local.httpd import JsonRequestHandler, TrackingHTTPServer
+from drift.local.httpd import JsonRequestHandler, ServerThread
 
 log = logging.getLogger(__name__)
 
@@ -60,35 +60,24 @@ class _Receiver:
         self._lock = threading.Lock()
         self._messages: list[JsonDict] = []
         self._faults: list[_Fault] = []
-        self._httpd: TrackingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self.url = ""
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> Self:
-        if self._httpd is not None:
+        if self._server is not None:
             return self
         handler = type(f"{type(self).__name__}Handler", (_ReceiverHandler,), {"receiver": self})
-        self._httpd = TrackingHTTPServer((self._host, self._port), handler, self._ssl_context)
-        host, port = self._httpd.server_address[:2]
-        self.url = f"{'https' if self._ssl_context else 'http'}://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
-        )
-        self._thread.start()
+        self._server = ServerThread((self._host, self._port), handler, self._ssl_context, self.name)
+        self.url = self._server.origin
         log.info("%s listening on %s", self.name, self.url)
         return self
 
     def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()

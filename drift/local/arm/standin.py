@@ -30,7 +30,7 @@ from drift.local.arm.model import Child, Server
 from drift.local.arm.render import PAGE_SIZE, Rendering
 from drift.local.arm.routes import Request, Route, resolve
 from drift.local.arm.servers import ServerOperations
-from drift.local.httpd import TrackingHTTPServer
+from drift.local.httpd import ServerThread
 from drift.local.lro import LongRunningOperations, SpecFacts
 from drift.local.variation import EventVariation
 
@@ -94,8 +94,7 @@ class ArmStandIn(
         self.defer_subresource_updates = False
         self._pending_children: list[tuple[Child, JsonDict]] = []
         self._by_path: Counter[str] = Counter()
-        self._httpd: TrackingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self._stopping = False
         self.url = ""
 
@@ -103,33 +102,24 @@ class ArmStandIn(
 
     def start(self) -> Self:
         """Bind and serve in a daemon thread; ``url`` is set once this returns."""
-        if self._httpd is not None:
+        if self._server is not None:
             return self
         handler = type("ArmHandler", (ArmHandler,), {"standin": self})
-        self._httpd = TrackingHTTPServer((self._host, self._port), handler, self._ssl_context)
-        host, port = self._httpd.server_address[:2]
-        self.url = f"https://{host}:{port}"
         self._stopping = False
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="arm-standin", daemon=True
-        )
-        self._thread.start()
+        self._server = ServerThread((self._host, self._port), handler, self._ssl_context, "arm-standin")
+        self.url = self._server.origin
         log.info("ARM stand-in listening on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop serving, cut open connections and wake anyone blocked in :meth:`next_event`."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
+        server, self._server = self._server, None
+        if server is None:
             return
         with self._events_ready:
             self._stopping = True
             self._events_ready.notify_all()
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server.stop()
         log.info("ARM stand-in on %s stopped", self.url)
 
     def __enter__(self) -> Self:
